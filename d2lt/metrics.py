@@ -1,0 +1,88 @@
+"""Scores: BLEU for one sentence (as in ``d2l``) and corpus BLEU (as in ``sacrebleu``).
+
+Sentence BLEU, the ``d2l`` definition, with ``p_n`` the clipped n-gram precision:
+
+    BLEU = exp(min(0, 1 - len_label / len_pred)) * prod_{n=1..k} p_n ** (1 / 2**n)
+
+Corpus BLEU (Papineni et al., 2002), the standard one: n-gram matches and
+counts are summed over the corpus before the precisions are formed,
+
+    BLEU = BP * exp(sum_{n=1..4} log(p_n) / 4),  BP = min(1, exp(1 - r / c)),
+
+and reported on a 0-100 scale like ``sacrebleu``.
+"""
+from __future__ import annotations
+
+import collections
+import math
+
+
+def _check_str(value, name):
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a space-separated str, got {type(value).__name__}")
+
+
+def bleu(pred_seq: str, label_seq: str, k: int) -> float:
+    """BLEU of one prediction against one label, both space-separated strings (0-1).
+
+    Same contract and values as ``d2l.bleu``; an empty prediction scores 0.
+    """
+    _check_str(pred_seq, "pred_seq")
+    _check_str(label_seq, "label_seq")
+    if not isinstance(k, int) or isinstance(k, bool) or k < 1:
+        raise ValueError(f"k must be a positive int (the largest n-gram order), got {k!r}")
+    pred, label = pred_seq.split(" "), label_seq.split(" ")
+    len_pred, len_label = len(pred), len(label)
+    score = math.exp(min(0.0, 1 - len_label / len_pred))
+    for n in range(1, min(k, len_pred) + 1):
+        label_ngrams = collections.Counter(" ".join(label[i:i + n]) for i in range(len_label - n + 1))
+        matches = 0
+        for i in range(len_pred - n + 1):
+            gram = " ".join(pred[i:i + n])
+            if label_ngrams[gram] > 0:
+                matches += 1
+                label_ngrams[gram] -= 1
+        score *= math.pow(matches / (len_pred - n + 1), math.pow(0.5, n))
+    return score
+
+
+def _ngrams(tokens, n):
+    return collections.Counter(tuple(tokens[i:i + n]) for i in range(len(tokens) - n + 1))
+
+
+def bleu_stats(hypotheses, references, max_n: int = 4):
+    """Summed clipped matches and totals per order, hypothesis and reference lengths."""
+    if isinstance(hypotheses, str) or isinstance(references, str):
+        raise TypeError("hypotheses and references must be lists of strings, got a single str")
+    if len(hypotheses) != len(references):
+        raise ValueError(f"need one reference per hypothesis, got {len(hypotheses)} hypotheses "
+                         f"and {len(references)} references")
+    matches, totals = [0] * max_n, [0] * max_n
+    hyp_len = ref_len = 0
+    for h, r in zip(hypotheses, references):
+        _check_str(h, "each hypothesis")
+        _check_str(r, "each reference")
+        ht, rt = h.split(), r.split()
+        hyp_len += len(ht)
+        ref_len += len(rt)
+        for n in range(1, max_n + 1):
+            hc, rc = _ngrams(ht, n), _ngrams(rt, n)
+            matches[n - 1] += sum(min(c, rc[g]) for g, c in hc.items())
+            totals[n - 1] += max(0, len(ht) - n + 1)
+    return matches, totals, hyp_len, ref_len
+
+
+def corpus_bleu(hypotheses, references, max_n: int = 4) -> float:
+    """Corpus BLEU on a 0-100 scale of whitespace-tokenised strings, one reference each.
+
+    Equals ``sacrebleu.corpus_bleu(hypotheses, [references], tokenize="none",
+    smooth_method="none", force=True).score``.
+    """
+    if not isinstance(max_n, int) or max_n < 1:
+        raise ValueError(f"max_n must be a positive int, got {max_n!r}")
+    matches, totals, c, r = bleu_stats(hypotheses, references, max_n)
+    if c == 0 or min(matches) == 0:
+        return 0.0
+    log_p = sum(math.log(m / t) for m, t in zip(matches, totals)) / max_n
+    bp = 1.0 if c > r else math.exp(1 - r / c)
+    return 100.0 * bp * math.exp(log_p)
