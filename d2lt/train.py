@@ -54,18 +54,28 @@ def _in_notebook() -> bool:
 
 
 class LiveCurve:
-    """A loss curve redrawn in place in a notebook, within a time budget."""
+    """A loss curve redrawn in place in a notebook, within a time budget.
 
-    def __init__(self, title="training loss", budget=0.05, enabled=None):
+    Nothing is drawn during the first ``warmup`` seconds (a short run needs no
+    live curve); after that a redraw happens only while the time spent drawing
+    stays under ``budget`` of the elapsed time, and the final redraw only if it
+    fits in twice that budget.
+    """
+
+    def __init__(self, title="training loss", budget=0.05, warmup=2.0, enabled=None):
         self.enabled = _in_notebook() if enabled is None else enabled
-        self.budget, self.title = budget, title
-        self.spent, self.start, self.handle, self.fig = 0.0, time.perf_counter(), None, None
+        self.budget, self.warmup, self.title = budget, warmup, title
+        self.spent, self.draws, self.last_cost = 0.0, 0, 0.0
+        self.start, self.handle, self.fig = time.perf_counter(), None, None
 
-    def update(self, steps, losses, force=False):
+    def update(self, steps, losses, final=False):
         if not self.enabled or not losses:
             return
         elapsed = time.perf_counter() - self.start
-        if not force and self.spent > self.budget * elapsed:
+        if elapsed < self.warmup:
+            return
+        allowed = (2 if final else 1) * self.budget * elapsed
+        if self.spent + (self.last_cost if final else 0.0) > allowed:
             return
         t0 = time.perf_counter()
         import matplotlib.pyplot as plt
@@ -76,15 +86,17 @@ class LiveCurve:
         self.ax.plot(steps, losses, lw=1)
         self.ax.set(xlabel="step", ylabel="loss", title=self.title)
         self.ax.grid(alpha=0.3)
-        try:
+        if _in_notebook():
             from IPython.display import display
             if self.handle is None:
                 self.handle = display(self.fig, display_id=True)
             else:
                 self.handle.update(self.fig)
-        except ImportError:
+        else:
             self.fig.canvas.draw()
-        self.spent += time.perf_counter() - t0
+        self.last_cost = time.perf_counter() - t0
+        self.spent += self.last_cost
+        self.draws += 1
 
 
 @dataclass
@@ -92,7 +104,8 @@ class History:
     steps: list = field(default_factory=list)
     losses: list = field(default_factory=list)
     seconds: float = 0.0
-    tokens: int = 0
+    plot_seconds: float = 0.0  # time spent drawing the live curve
+    plot_draws: int = 0
 
     def smoothed(self, window=20):
         out, acc = [], []
@@ -167,8 +180,9 @@ def fit(model, loader, step_fn, *, num_epochs: int = 1, max_steps: int | None = 
     if running:
         hist.steps.append(step)
         hist.losses.append(torch.stack(running).mean().item())
-    curve.update(hist.steps, hist.losses, force=True)
+    curve.update(hist.steps, hist.losses, final=True)
     hist.seconds = time.perf_counter() - t0
+    hist.plot_seconds, hist.plot_draws = curve.spent, curve.draws
     model.eval()
     return hist
 

@@ -1,0 +1,45 @@
+import matplotlib
+
+matplotlib.use("Agg")
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+from d2lt import plot  # noqa: E402
+
+
+def test_fit_power_law_recovers_slopes():
+    x = np.array([8, 16, 32, 64, 128.0])
+    for k in (1.0, 2.0, 0.5):
+        slope, icpt = plot.fit_power_law(x, 3 * x ** k)
+        assert slope == pytest.approx(k) and np.exp(icpt) == pytest.approx(3)
+
+
+def test_loglog_reports_slopes_and_fits_from():
+    x = np.array([1, 2, 4, 8, 16, 32, 64.0])
+    y = 100 + x ** 2  # the quadratic term dominates only for large x
+    _, slopes = plot.loglog({"a": (x, y)}, "n", "t")
+    _, tail = plot.loglog({"a": (x, y)}, "n", "t", fit_from=16)
+    assert slopes["a"] < tail["a"] and tail["a"] > 1.5
+
+
+def test_heatmaps_and_curves_accept_tensors():
+    fig = plot.show_heatmaps(torch.rand(2, 3, 4, 5), "keys", "queries", titles=["a", "b", "c"])
+    assert len(fig.axes) == 7  # 6 panels + colour bar
+    ax = plot.plot_curves({"x": (torch.arange(3), torch.ones(3))})
+    assert ax.get_xlabel() == "step"
+
+
+def test_bad_inputs():
+    with pytest.raises(ValueError, match="4 dimensions"):
+        plot.show_heatmaps(np.zeros((3, 3)), "k", "q")
+    with pytest.raises(ValueError, match="positive"):
+        plot.fit_power_law([1, 2], [0, 1])
+    with pytest.raises(ValueError, match="same length"):
+        plot.fit_power_law([1, 2, 3], [1, 2])
+    with pytest.raises(TypeError, match="non-empty dict"):
+        plot.loglog([], "x", "y")
+    with pytest.raises(ValueError, match="same length"):
+        plot.plot_curves({"a": ([1, 2], [1, 2, 3])})
+    with pytest.raises(TypeError, match="numbers"):
+        plot.plot_curves({"a": ([1, 2], object())})
