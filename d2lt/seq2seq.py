@@ -252,6 +252,9 @@ def translate(model, sentences, src_vocab: Vocab, tgt_vocab: Vocab, src_steps: i
 
 def length_buckets(lengths, edges):
     """Index of the bucket ``[edges[i], edges[i+1])`` for every length (``-1`` if outside)."""
+    if (not isinstance(edges, (list, tuple)) or len(edges) < 2
+            or any(not isinstance(e, int) for e in edges) or list(edges) != sorted(set(edges))):
+        raise ValueError(f"edges must be at least two increasing ints, got {edges!r}")
     out = []
     for n in lengths:
         k = -1

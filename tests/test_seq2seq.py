@@ -100,3 +100,6 @@ def test_greedy_decode_learns_a_copy_task():
 
 def test_length_buckets():
     assert seq2seq.length_buckets([1, 5, 6, 99], [1, 6, 11]) == [0, 0, 1, -1]
+    for bad in ([5], [6, 1], [1, 1, 2], "1,6"):
+        with pytest.raises(ValueError, match="increasing ints"):
+            seq2seq.length_buckets([1], bad)
