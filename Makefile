@@ -64,7 +64,8 @@ sync: setup
 	  $(VENV)/bin/jupytext --to ipynb --update --quiet "$$f"; done
 
 checkpoints: setup data
-	@$(PY) scripts/train_checkpoint_ch01.py --minutes 30
+	@OMP_NUM_THREADS=1 $(PY) scripts/train_verse_checkpoint.py gru --cpu-minutes 18.5 --minutes 120
+	@OMP_NUM_THREADS=1 $(PY) scripts/train_verse_checkpoint.py attention --cpu-minutes 18.5 --minutes 120
 
 bench: setup
 	@$(PY) scripts/bench_attention.py

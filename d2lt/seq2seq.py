@@ -353,3 +353,25 @@ def verse_task(limit: int | None = None, **overrides) -> TranslationTask:
 
 #: Source-length buckets (in tokens) for the verse experiment.
 VERSE_EDGES = [1, 12, 18, 24, 30, 60]
+
+
+#: The verse checkpoints the course ships: chapter 1's plain GRU model and chapter 2's attention model.
+VERSE_CHECKPOINTS = {"gru": "ch01_gru_verses.pt", "attention": "ch02_attention_verses.pt"}
+
+
+def verse_model(kind: str, task: TranslationTask):
+    """The ``kind`` ('gru' or 'attention') verse model (embedding 128, hidden 256) for ``task``.
+
+    Returns ``(model, config, checkpoint_path)``; ``config`` is what the checkpoint must match.
+    """
+    from . import train
+
+    if kind not in VERSE_CHECKPOINTS:
+        raise ValueError(f"kind must be one of {sorted(VERSE_CHECKPOINTS)}, got {kind!r}")
+    cfg = Seq2SeqConfig(len(task.src_vocab), len(task.tgt_vocab), embed_size=128, num_hiddens=256)
+    if kind == "gru":
+        model = rnn_seq2seq(cfg)
+    else:
+        from .bahdanau import attention_seq2seq
+        model = attention_seq2seq(cfg)
+    return model, {**cfg.to_dict(), **task.settings()}, train.course_checkpoint(VERSE_CHECKPOINTS[kind])
