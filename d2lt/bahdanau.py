@@ -30,8 +30,8 @@ import torch
 from torch import nn
 
 from .attention import MASK_VALUE, AdditiveAttention
-from .seq2seq import (Decoder, EncoderDecoder, Seq2SeqConfig, Seq2SeqEncoder, _check_ids, _check_lens,
-                      greedy_decode, init_seq2seq)
+from .seq2seq import (Decoder, EncoderDecoder, Seq2SeqConfig, _check_ids, _check_lens, greedy_decode,
+                      init_seq2seq, rnn_seq2seq)
 from .text import Vocab, encode, tokenize
 
 __all__ = ["AttentionState", "Seq2SeqAttentionDecoder", "attention_seq2seq", "align"]
@@ -133,11 +133,7 @@ class Seq2SeqAttentionDecoder(Decoder):
 
 def attention_seq2seq(cfg: Seq2SeqConfig) -> EncoderDecoder:
     """Chapter 1's GRU encoder with the attention decoder, built from a :class:`Seq2SeqConfig`."""
-    if not isinstance(cfg, Seq2SeqConfig):
-        raise TypeError(f"cfg must be a d2lt.seq2seq.Seq2SeqConfig, got {type(cfg).__name__}")
-    return EncoderDecoder(
-        Seq2SeqEncoder(cfg.src_vocab, cfg.embed_size, cfg.num_hiddens, cfg.num_layers, cfg.dropout),
-        Seq2SeqAttentionDecoder(cfg.tgt_vocab, cfg.embed_size, cfg.num_hiddens, cfg.num_layers, cfg.dropout))
+    return rnn_seq2seq(cfg, Seq2SeqAttentionDecoder)
 
 
 @torch.no_grad()

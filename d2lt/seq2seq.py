@@ -135,13 +135,16 @@ class Seq2SeqConfig:
         return asdict(self)
 
 
-def rnn_seq2seq(cfg: Seq2SeqConfig) -> EncoderDecoder:
-    """The chapter-1 model built from a config."""
+def rnn_seq2seq(cfg: Seq2SeqConfig, decoder_cls=None) -> EncoderDecoder:
+    """The GRU encoder with ``decoder_cls`` (default: chapter 1's :class:`Seq2SeqDecoder`) from a config."""
     if not isinstance(cfg, Seq2SeqConfig):
-        raise TypeError(f"cfg must be a Seq2SeqConfig, got {type(cfg).__name__}")
+        raise TypeError(f"cfg must be a d2lt.seq2seq.Seq2SeqConfig, got {type(cfg).__name__}")
+    decoder_cls = decoder_cls or Seq2SeqDecoder
+    if not (isinstance(decoder_cls, type) and issubclass(decoder_cls, Decoder)):
+        raise TypeError(f"decoder_cls must be a subclass of d2lt.seq2seq.Decoder, got {decoder_cls!r}")
     return EncoderDecoder(
         Seq2SeqEncoder(cfg.src_vocab, cfg.embed_size, cfg.num_hiddens, cfg.num_layers, cfg.dropout),
-        Seq2SeqDecoder(cfg.tgt_vocab, cfg.embed_size, cfg.num_hiddens, cfg.num_layers, cfg.dropout))
+        decoder_cls(cfg.tgt_vocab, cfg.embed_size, cfg.num_hiddens, cfg.num_layers, cfg.dropout))
 
 
 def sequence_mask(X, valid_len, value=0.0):

@@ -5,6 +5,7 @@ from torch import nn
 
 from d2lt import attention, bahdanau, seq2seq, text
 from d2lt.compat import d2l as load_d2l
+from helpers import assert_stepwise_equals_teacher_forced
 
 V_SRC, V_TGT, E, H = 11, 13, 6, 10
 
@@ -115,14 +116,7 @@ def test_step_by_step_equals_teacher_forcing_and_greedy_decode_keeps_weights():
     torch.manual_seed(0)
     model = bahdanau.attention_seq2seq(seq2seq.Seq2SeqConfig(V_SRC, V_TGT, E, H, 2)).eval()
     X, lens = torch.randint(4, V_SRC, (3, 6)), torch.tensor([6, 2, 4])
-    Y = torch.randint(4, V_TGT, (3, 5))
-    full = model(X, Y, lens)
-    state = model.decoder.init_state(model.encoder(X, lens), lens)
-    steps = []
-    for t in range(5):
-        logits, state = model.decoder(Y[:, t:t + 1], state)
-        steps.append(logits)
-    torch.testing.assert_close(torch.cat(steps, 1), full)
+    assert_stepwise_equals_teacher_forced(model, X, lens, torch.randint(4, V_TGT, (3, 5)))
     ids, attn = seq2seq.greedy_decode(model, X, lens, bos=1, eos=2, max_steps=4, save_attention=True)
     assert len(attn) == ids.shape[1] and attn[0].shape == (3, 6)
     torch.testing.assert_close(attn[0].sum(-1), torch.ones(3))

@@ -3,6 +3,7 @@ import torch
 
 from d2lt import seq2seq, text
 from d2lt.compat import d2l
+from helpers import assert_stepwise_equals_teacher_forced
 
 
 def _small(V=12, E=6, H=10, L=2):
@@ -38,14 +39,7 @@ def test_encoder_state_ignores_padding():
 def test_decoder_step_by_step_equals_teacher_forced():
     model = _small()
     X, lens = torch.randint(4, 12, (3, 5)), torch.tensor([5, 2, 4])
-    Y = torch.randint(4, 12, (3, 4))
-    full = model(X, Y, lens)
-    state = model.decoder.init_state(model.encoder(X, lens), lens)
-    steps = []
-    for t in range(4):
-        logits, state = model.decoder(Y[:, t:t + 1], state)
-        steps.append(logits)
-    torch.testing.assert_close(torch.cat(steps, 1), full)
+    assert_stepwise_equals_teacher_forced(model, X, lens, torch.randint(4, 12, (3, 4)))
 
 
 def test_sequence_loss_ignores_padding():
