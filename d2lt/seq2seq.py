@@ -378,3 +378,28 @@ def verse_model(kind: str, task: TranslationTask):
         from .bahdanau import attention_seq2seq
         model = attention_seq2seq(cfg)
     return model, {**cfg.to_dict(), **task.settings()}, train.course_checkpoint(VERSE_CHECKPOINTS[kind])
+
+
+# --------------------------------------------------------------------------- the number task
+
+#: Source-length buckets (in tokens) for the number task of chapters 1 and 2.
+NUMBER_EDGES = [1, 6, 11, 16, 21, 26, 31, 41]
+
+
+def number_task(profile) -> TranslationTask:
+    """Chapters 1 and 2's controlled task: numbers spelled out in English -> French.
+
+    The profile sets the size: ``ci`` draws numbers below 10**9 (sources of up
+    to about 22 tokens), ``cpu``/``gpu`` below 10**12 (up to about 30 tokens),
+    so a model trained longer still meets inputs long enough to show the
+    bottleneck. Training and test numbers come from different seeds.
+    """
+    from . import data
+    from .core import Profile
+
+    if not isinstance(profile, Profile):
+        raise TypeError(f"profile must be a d2lt.Profile (d2lt.setup().profile), got {type(profile).__name__}")
+    hi = profile.pick(ci=10**9, cpu=10**12)
+    train_pairs = data.number_pairs(profile.pick(ci=12_000, cpu=40_000, gpu=100_000), 0, hi, seed=1)
+    test_pairs = data.number_pairs(profile.pick(ci=800, cpu=2_000), 0, hi, seed=2)
+    return translation_task(train_pairs, test_pairs, min_freq=1)
