@@ -59,7 +59,7 @@ def show_heatmaps(matrices, xlabel, ylabel, titles=None, figsize=(2.5, 2.5), cma
     plt = _plt()
     rows, cols = m.shape[:2]
     fig, axes = plt.subplots(rows, cols, figsize=(figsize[0] * cols, figsize[1] * rows),
-                             sharex=True, sharey=True, squeeze=False)
+                             sharex=True, sharey=True, squeeze=False, layout="constrained")
     for i in range(rows):
         for j in range(cols):
             ax = axes[i, j]
