@@ -53,7 +53,8 @@ test-fast: setup data
 
 book: setup data
 	@rm -rf _build
-	@D2LT_OFFLINE=1 $(VENV)/bin/jupyter-book build . --path-output . -W -n --keep-going
+	@D2LT_OFFLINE=1 $(PY) scripts/execute_book.py _build/executed
+	@$(VENV)/bin/jupyter-book build _build/executed --path-output . -W -n --keep-going -q
 	@echo "[book] open _build/html/index.html"
 
 lab: setup data
