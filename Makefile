@@ -58,7 +58,7 @@ book: setup data
 	@echo "[book] open _build/html/index.html"
 
 lab: setup data
-	@$(VENV)/bin/jupyter lab chapters
+	@$(VENV)/bin/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root)
 
 sync: setup
 	@for f in $(addsuffix /*.md,$(NOTEBOOKS)); do [ -e "$$f" ] || continue; \
