@@ -48,14 +48,20 @@ def plot_curves(curves: dict, xlabel="step", ylabel="loss", title=None, logx=Fal
 
 
 def show_heatmaps(matrices, xlabel, ylabel, titles=None, figsize=(2.5, 2.5), cmap="Reds",
-                  xticklabels=None, yticklabels=None, colorbar=True):
+                  xticklabels=None, yticklabels=None, colorbar=True, vmin=0.0, vmax=None):
     """Heatmaps of a 4-D array ``(rows, cols, n_queries, n_keys)``, like ``d2l.show_heatmaps``.
 
-    ``xticklabels``/``yticklabels`` put tokens on the axes. Returns the figure.
+    All panels share one colour scale, from ``vmin`` (default 0, for attention
+    weights) to ``vmax`` (default: the largest value), so the single colour
+    bar reads correctly for every panel; pass ``vmin=-1, vmax=1`` with a
+    diverging ``cmap`` for similarities. ``xticklabels``/``yticklabels`` put
+    tokens on the axes. Returns the figure.
     """
     m = _as_array(matrices, "matrices")
     if m.ndim != 4:
         raise ValueError(f"matrices must have 4 dimensions (rows, cols, queries, keys), got shape {m.shape}")
+    vmin = float(m.min()) if vmin is None else vmin
+    vmax = float(m.max()) if vmax is None else vmax
     plt = _plt()
     rows, cols = m.shape[:2]
     fig, axes = plt.subplots(rows, cols, figsize=(figsize[0] * cols, figsize[1] * rows),
@@ -63,7 +69,7 @@ def show_heatmaps(matrices, xlabel, ylabel, titles=None, figsize=(2.5, 2.5), cma
     for i in range(rows):
         for j in range(cols):
             ax = axes[i, j]
-            pcm = ax.imshow(m[i, j], cmap=cmap, aspect="auto", vmin=0)
+            pcm = ax.imshow(m[i, j], cmap=cmap, aspect="auto", vmin=vmin, vmax=vmax)
             if i == rows - 1:
                 ax.set_xlabel(xlabel)
             if j == 0:

@@ -26,6 +26,8 @@ def test_loglog_reports_slopes_and_fits_from():
 def test_heatmaps_and_curves_accept_tensors():
     fig = plot.show_heatmaps(torch.rand(2, 3, 4, 5), "keys", "queries", titles=["a", "b", "c"])
     assert len(fig.axes) == 7  # 6 panels + colour bar
+    limits = {im.get_clim() for ax in fig.axes[:6] for im in ax.get_images()}
+    assert len(limits) == 1, "every panel must share the colour bar's scale"
     ax = plot.plot_curves({"x": (torch.arange(3), torch.ones(3))})
     assert ax.get_xlabel() == "step"
 
