@@ -25,7 +25,7 @@ def _check_str(value, name):
 def bleu(pred_seq: str, label_seq: str, k: int) -> float:
     """BLEU of one prediction against one label, both space-separated strings (0-1).
 
-    Same contract and values as ``d2l.bleu``; an empty prediction scores 0.
+    Same contract and values as ``d2l.bleu``.
     """
     _check_str(pred_seq, "pred_seq")
     _check_str(label_seq, "label_seq")

@@ -92,6 +92,24 @@ def test_greedy_decode_learns_a_copy_task():
     assert sum(r["exact"] * r["n"] for r in rows) / sum(r["n"] for r in rows) > 0.9
 
 
+def test_greedy_decode_checks_and_keeps_the_mode():
+    model = _small().train()
+    X, lens = torch.randint(4, 12, (2, 4)), torch.tensor([4, 2])
+    ids, _ = seq2seq.greedy_decode(model, X, lens, 1, 2, 3)
+    assert ids.shape[0] == 2 and ids.shape[1] <= 3 and model.training
+    with pytest.raises(ValueError, match="max_steps"):
+        seq2seq.greedy_decode(model, X, lens, 1, 2, 0)
+
+
+def test_number_task_keeps_test_numbers_out_of_training():
+    import d2lt
+    task = seq2seq.number_task(d2lt.Profile("ci"))
+    assert not {p[2] for p in task.test_pairs} & {p[2] for p in task.train_pairs}
+    assert len(task.test_pairs) > 500
+    with pytest.raises(TypeError, match="Profile"):
+        seq2seq.number_task("ci")
+
+
 def test_length_buckets():
     assert seq2seq.length_buckets([1, 5, 6, 99], [1, 6, 11]) == [0, 0, 1, -1]
     for bad in ([5], [6, 1], [1, 1, 2], "1,6"):

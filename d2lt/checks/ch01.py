@@ -76,6 +76,8 @@ def task4(greedy_fn):
 def task5(answer):
     """The number of values that carry the source into the decoder: num_hiddens for a 1-layer GRU."""
     not_none(answer, "task 5")
+    expect(isinstance(answer, dict) and set(answer) == {"short", "long"},
+           f"expected a dict with keys 'short' and 'long', got {answer!r}")
     expect(answer == {"short": 64, "long": 64},
-           f"expected the same size for a short and a long sentence; got {answer}")
+           f"expected 64 values for both (num_hiddens of the 1-layer GRU's context), got {answer}")
     return passed("task 5")
