@@ -69,7 +69,7 @@ checkpoints: setup data
 	@OMP_NUM_THREADS=1 $(PY) scripts/train_verse_checkpoint.py attention --cpu-minutes 18.5 --minutes 120
 
 bench: setup
-	@$(PY) scripts/bench_attention.py
+	@OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(PY) scripts/bench_attention.py
 
 clean:
 	rm -rf _build .pytest_cache

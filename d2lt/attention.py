@@ -407,4 +407,4 @@ class LearnedPositionalEncoding(nn.Module):
         _, max_len, d = self.P.shape
         if X.dim() != 3 or X.shape[-1] != d or X.shape[1] > max_len:
             raise ValueError(f"X must have shape (B, T <= {max_len}, {d}), got {_shape(X)}")
-        return self.dropout(X + self.P[:, :X.shape[1]])
+        return self.dropout(X + self.P[:, :X.shape[1]].to(X.dtype))  # (B, T, d), in X's dtype

@@ -9,10 +9,13 @@ median times and the ratio to ``torch.nn.MultiheadAttention(bias=False)``:
 * torch.nn.MultiheadAttention (``need_weights=False``);
 * F.scaled_dot_product_attention with the same projections written by hand.
 
-Run it on its own (``make bench`` does the same)::
+Run it on its own::
 
     OMP_NUM_THREADS=1 .venv/bin/python scripts/bench_attention.py
     .venv/bin/python scripts/bench_attention.py --steps 128 512 --hiddens 512 --forward-only
+
+``make bench`` runs the same script with the default settings and one thread
+(``OMP_NUM_THREADS=1`` unless the variable is already set).
 
 This is a benchmark, not a test: it reports, it does not fail on a slow result.
 """

@@ -267,6 +267,17 @@ def test_learned_positional_encoding():
     assert pe.P.requires_grad
 
 
+def test_learned_positional_encoding_keeps_the_input_dtype():
+    pe = A.LearnedPositionalEncoding(8, 0.0, max_len=10)
+    for dtype in (torch.float16, torch.bfloat16, torch.float64):
+        X = torch.ones(2, 4, 8, dtype=dtype)
+        Y = pe(X)
+        assert Y.dtype == dtype
+        assert_close(Y, (X + pe.P[:, :4].to(dtype)).expand(2, 4, 8))
+    with pytest.raises(ValueError):
+        pe(torch.zeros(1, 11, 8))  # longer than max_len
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_mha_on_cuda():
     m = A.MultiHeadAttention(64, 4, query_size=64, key_size=64, value_size=64).cuda().eval()

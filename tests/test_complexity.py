@@ -65,6 +65,16 @@ def test_attention_core_matches_sdpa_with_and_without_mask():
         C.attention_core(torch.randn(3), K, V)
 
 
+def test_attention_core_fully_masked_row_is_finite():
+    Q, K, V = torch.randn(1, 4, 3), torch.randn(1, 5, 3), torch.randn(1, 5, 2)
+    mask = torch.ones(4, 5, dtype=torch.bool)
+    mask[2] = False  # query 2 may attend to nothing
+    out = C.attention_core(Q, K, V, mask)
+    assert torch.isfinite(out).all()
+    torch.testing.assert_close(out[:, 2], V.mean(1))  # uniform weights, as d2l's masked softmax gives
+    torch.testing.assert_close(out[:, [0, 1, 3]], F.scaled_dot_product_attention(Q, K, V)[:, [0, 1, 3]])
+
+
 @pytest.mark.parametrize("r", [1, 4, 5, 30])
 def test_restricted_attention_equals_banded_mask(r):
     n = 11
