@@ -147,15 +147,6 @@ def rnn_seq2seq(cfg: Seq2SeqConfig, decoder_cls=None) -> EncoderDecoder:
         decoder_cls(cfg.tgt_vocab, cfg.embed_size, cfg.num_hiddens, cfg.num_layers, cfg.dropout))
 
 
-def sequence_mask(X, valid_len, value=0.0):
-    """Set entries of ``X`` (B, T, ...) at positions ``>= valid_len[b]`` to ``value``."""
-    steps = X.shape[1]
-    mask = torch.arange(steps, device=X.device)[None, :] < valid_len[:, None]
-    X = X.clone()
-    X[~mask] = value
-    return X
-
-
 def sequence_loss(logits, Y, pad_id: int):
     """Cross-entropy averaged over real target tokens only (padding contributes nothing).
 

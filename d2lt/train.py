@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import math
 import os
 import tempfile
 import time
@@ -106,14 +105,6 @@ class History:
     seconds: float = 0.0
     plot_seconds: float = 0.0  # time spent drawing the live curve
     plot_draws: int = 0
-
-    def smoothed(self, window=20):
-        out, acc = [], []
-        for x in self.losses:
-            acc.append(x)
-            acc = acc[-window:]
-            out.append(sum(acc) / len(acc))
-        return out
 
 
 def fit(model, loader, step_fn, *, num_epochs: int = 1, max_steps: int | None = None, lr: float = 1e-3,
@@ -249,10 +240,6 @@ def load_checkpoint(path, model: torch.nn.Module, config: dict) -> dict:
     state = {k: v.to(ref[k].dtype) if k in ref else v for k, v in payload["state_dict"].items()}
     model.load_state_dict(state)
     return json.loads(payload["extra"])
-
-
-def perplexity(mean_nll: float) -> float:
-    return math.exp(mean_nll)
 
 
 def course_checkpoint(name: str) -> Path:
