@@ -60,6 +60,9 @@ def show_heatmaps(matrices, xlabel, ylabel, titles=None, figsize=(2.5, 2.5), cma
     m = _as_array(matrices, "matrices")
     if m.ndim != 4:
         raise ValueError(f"matrices must have 4 dimensions (rows, cols, queries, keys), got shape {m.shape}")
+    if titles is not None and len(titles) not in (m.shape[1], m.shape[0] * m.shape[1]):
+        raise ValueError(f"titles must have one entry per column ({m.shape[1]}) or per panel "
+                         f"({m.shape[0] * m.shape[1]}), got {len(titles)}")
     vmin = float(m.min()) if vmin is None else vmin
     vmax = float(m.max()) if vmax is None else vmax
     plt = _plt()

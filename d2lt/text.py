@@ -123,7 +123,11 @@ def encode(token_lists, vocab: Vocab, num_steps: int, bos: bool = False, eos: bo
 
 def decode(ids, vocab: Vocab, stop_at_eos: bool = True) -> list:
     """Ids back to tokens, dropping ``<bos>``/``<pad>`` and stopping at ``<eos>``."""
+    if not isinstance(vocab, Vocab):
+        raise TypeError(f"vocab must be a d2lt.text.Vocab, got {type(vocab).__name__}")
     if isinstance(ids, torch.Tensor):
+        if ids.dim() != 1:
+            raise ValueError(f"ids must be one sequence (1-D), got shape {tuple(ids.shape)}")
         ids = ids.tolist()
     out = []
     for i in ids:

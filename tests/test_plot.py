@@ -35,6 +35,8 @@ def test_heatmaps_and_curves_accept_tensors():
 def test_bad_inputs():
     with pytest.raises(ValueError, match="4 dimensions"):
         plot.show_heatmaps(np.zeros((3, 3)), "k", "q")
+    with pytest.raises(ValueError, match="one entry per column"):
+        plot.show_heatmaps(np.zeros((2, 3, 4, 4)), "k", "q", titles=["a", "b"])
     with pytest.raises(ValueError, match="positive"):
         plot.fit_power_law([1, 2], [0, 1])
     with pytest.raises(ValueError, match="same length"):

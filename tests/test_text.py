@@ -47,3 +47,7 @@ def test_encode_pads_truncates_and_decodes():
         text.encode(["a", "b"], v, 3)
     with pytest.raises(TypeError, match="Vocab"):
         text.encode([["a"]], {"a": 1}, 3)
+    with pytest.raises(ValueError, match="1-D"):
+        text.decode(ids, v)
+    with pytest.raises(TypeError, match="Vocab"):
+        text.decode(ids[0], {"a": 1})
