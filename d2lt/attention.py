@@ -43,7 +43,7 @@ from torch.nn import functional as F
 MASK_VALUE = -1e6  # what d2l writes into masked scores before the softmax
 
 __all__ = [
-    "masked_softmax", "padding_mask", "causal_mask", "transpose_qkv", "transpose_output",
+    "masked_softmax", "softmax_with_mask", "padding_mask", "causal_mask", "transpose_qkv", "transpose_output",
     "DotProductAttention", "AdditiveAttention", "MultiHeadAttention", "mha_from_torch",
     "PositionalEncoding", "LearnedPositionalEncoding", "sinusoidal_table",
 ]
@@ -105,9 +105,10 @@ def _make_mask(valid_lens, Q, K, is_causal, device):
     return mask
 
 
-def _softmax(scores, mask):
-    """Softmax over the last axis; where ``mask`` is False the score is first replaced by
-    MASK_VALUE (or the dtype's lowest value where -1e6 does not fit, as in float16)."""
+def softmax_with_mask(scores, mask):
+    """Softmax over the last axis; where the boolean ``mask`` is False (``None``: keep all) the
+    score is first replaced by MASK_VALUE (or the dtype's lowest value where -1e6 does not fit,
+    as in float16), so a fully masked row gets uniform weights, never NaN."""
     if mask is not None:
         scores = scores.masked_fill(~mask, max(MASK_VALUE, torch.finfo(scores.dtype).min))
     return F.softmax(scores, dim=-1)
@@ -125,7 +126,7 @@ def masked_softmax(X, valid_lens=None):
         raise ValueError(f"X must be a tensor of shape (B, Q, K), got {_shape(X)}")
     B, Q, K = X.shape
     _check_valid_lens(valid_lens, B, Q)
-    return _softmax(X, _make_mask(valid_lens, Q, K, False, X.device))
+    return softmax_with_mask(X, _make_mask(valid_lens, Q, K, False, X.device))
 
 
 def _check_qkv(queries, keys, values, same_width=True):
@@ -164,7 +165,7 @@ class DotProductAttention(nn.Module):
         _check_valid_lens(valid_lens, B, Q)
         scores = torch.bmm(queries, keys.transpose(1, 2)) / math.sqrt(d)  # (B, Q, K)
         mask = _make_mask(valid_lens, Q, keys.shape[1], is_causal, queries.device)
-        self.attention_weights = _softmax(scores, mask)  # (B, Q, K)
+        self.attention_weights = softmax_with_mask(scores, mask)  # (B, Q, K)
         return torch.bmm(self.dropout(self.attention_weights), values)  # (B, Q, v)
 
 
@@ -316,7 +317,7 @@ class MultiHeadAttention(nn.Module):
         scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])  # (B, h, Q, K)
         if causal:
             mask = causal_mask(q.shape[-2], q.device, num_keys=k.shape[-2])
-        return _softmax(scores, mask)
+        return softmax_with_mask(scores, mask)
 
     @property
     def attention_weights(self):

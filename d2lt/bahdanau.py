@@ -29,7 +29,7 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from .attention import MASK_VALUE, AdditiveAttention
+from .attention import AdditiveAttention, padding_mask, softmax_with_mask
 from .seq2seq import (Decoder, EncoderDecoder, Seq2SeqConfig, _check_ids, _check_lens, greedy_decode,
                       init_seq2seq, rnn_seq2seq)
 from .text import Vocab, encode, tokenize
@@ -42,7 +42,7 @@ class AttentionState(NamedTuple):
 
     enc_outputs: torch.Tensor      # (B, Ts, H) encoder states: the values
     keys: torch.Tensor             # (B, Ts, H) W_k h_j, projected once per sentence
-    mask: torch.Tensor | None      # (B, Ts) True at real source tokens, or None (no padding)
+    mask: torch.Tensor | None      # (B, 1, Ts) True at real source tokens, or None (no padding)
     hidden: torch.Tensor           # (L, B, H) decoder GRU state
 
 
@@ -92,9 +92,7 @@ class Seq2SeqAttentionDecoder(Decoder):
             raise ValueError(f"encoder state must have shape ({L}, {B}, {H}) (layers, batch, hidden), got {got}")
         _check_lens(enc_valid_lens, B, Ts, "enc_valid_lens")
         keys = self.attention.W_k(enc_outputs)  # (B, Ts, H), once per sentence, not once per step
-        mask = None
-        if enc_valid_lens is not None:
-            mask = torch.arange(Ts, device=enc_outputs.device)[None, :] < enc_valid_lens.to(enc_outputs.device)[:, None]
+        mask = None if enc_valid_lens is None else padding_mask(enc_valid_lens.to(enc_outputs.device), 1, Ts)
         return AttentionState(enc_outputs, keys, mask, hidden)
 
     def attend(self, query, state: AttentionState):
@@ -105,10 +103,8 @@ class Seq2SeqAttentionDecoder(Decoder):
         """
         q = self.attention.W_q(query)  # (B, H)
         features = torch.tanh(state.keys + q.unsqueeze(1))  # (B, Ts, H)
-        scores = self.attention.w_v(features).squeeze(-1)  # (B, Ts)
-        if state.mask is not None:
-            scores = scores.masked_fill(~state.mask, max(MASK_VALUE, torch.finfo(scores.dtype).min))
-        weights = torch.softmax(scores, dim=-1).unsqueeze(1)  # (B, 1, Ts)
+        scores = self.attention.w_v(features).transpose(1, 2)  # (B, 1, Ts)
+        weights = softmax_with_mask(scores, state.mask)  # (B, 1, Ts); mask (B, 1, Ts) or None
         context = torch.bmm(self.attention.dropout(weights), state.enc_outputs)  # (B, 1, H)
         return context, weights
 

@@ -125,15 +125,13 @@ def attention_core(Q, K, V, mask=None):
     Masked scores become ``attention.MASK_VALUE`` (-1e6, as in d2l), not ``-inf``, so a row
     with every key masked gives uniform weights instead of NaN.
     """
-    from .attention import MASK_VALUE  # imported here: attention does not need this module
+    from .attention import softmax_with_mask  # imported here: attention does not need this module
     for t, name in ((Q, "Q"), (K, "K"), (V, "V")):
         if not isinstance(t, torch.Tensor) or t.dim() < 2:
             raise ValueError(f"{name} must be a tensor of shape (..., n, d), got "
                              f"{tuple(t.shape) if isinstance(t, torch.Tensor) else type(t).__name__}")
     scores = Q @ K.transpose(-2, -1) / math.sqrt(Q.shape[-1])  # (..., n, n)
-    if mask is not None:
-        scores = scores.masked_fill(~mask, max(MASK_VALUE, torch.finfo(scores.dtype).min))
-    return torch.softmax(scores, dim=-1) @ V  # (..., n, d)
+    return softmax_with_mask(scores, mask) @ V  # (..., n, d)
 
 
 def restricted_attention(Q, K, V, r: int):

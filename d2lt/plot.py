@@ -90,6 +90,33 @@ def show_heatmaps(matrices, xlabel, ylabel, titles=None, figsize=(2.5, 2.5), cma
     return fig
 
 
+def plot_buckets(rows_by_model: dict, title=None, keys=("bleu",), figsize=(4.5, 3)):
+    """Quality against source length: one line per model, one panel per score.
+
+    ``rows_by_model`` maps a label to the rows of ``seq2seq.bleu_by_length``;
+    ``keys`` picks the scores (``"bleu"``, ``"exact"``). Empty buckets are left
+    out. Returns the figure.
+    """
+    if not isinstance(rows_by_model, dict) or not rows_by_model:
+        raise TypeError("rows_by_model must be a non-empty dict {label: rows from bleu_by_length}")
+    unknown = set(keys) - {"bleu", "exact"}
+    if unknown:
+        raise ValueError(f"keys must be among ('bleu', 'exact'), got {sorted(unknown)}")
+    plt = _plt()
+    fig, axes = plt.subplots(1, len(keys), figsize=(figsize[0] * len(keys), figsize[1]), squeeze=False)
+    for ax, key in zip(axes[0], keys):
+        for label, rows in rows_by_model.items():
+            rows = [r for r in rows if r["n"] > 0]
+            ax.plot([f"{r['bucket'][0]}-{r['bucket'][1] - 1}" for r in rows], [r[key] for r in rows],
+                    "o-", label=str(label))
+        ax.set(xlabel="source length (tokens)", ylabel="BLEU" if key == "bleu" else "exact match")
+        if title:
+            ax.set_title(title)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    return fig
+
+
 def fit_power_law(x, y):
     """Least-squares fit of ``log y = slope * log x + intercept``; returns ``(slope, intercept)``."""
     x, y = _as_array(x, "x"), _as_array(y, "y")

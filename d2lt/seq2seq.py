@@ -289,6 +289,24 @@ def bleu_by_length(model, pairs, src_vocab, tgt_vocab, src_steps, max_steps, edg
     return rows
 
 
+def length_drop(rows, min_count: int = 20):
+    """How much quality falls with length: ``(BLEU drop, exact-match drop)``.
+
+    Compares the shortest and the longest bucket among the rows of
+    :func:`bleu_by_length` that hold at least ``min_count`` sentences (smaller
+    buckets are too noisy to compare).
+    """
+    if not isinstance(rows, list) or not all(isinstance(r, dict) and {"bleu", "exact", "n"} <= set(r)
+                                             for r in rows):
+        raise TypeError(f"rows must be the list of dicts returned by bleu_by_length, got {type(rows).__name__}")
+    counted = [r for r in rows if r["n"] >= min_count]
+    if len(counted) < 2:
+        raise ValueError(f"need at least two buckets with {min_count} or more sentences, "
+                         f"got sizes {[r['n'] for r in rows]}")
+    short, long = counted[0], counted[-1]
+    return short["bleu"] - long["bleu"], short["exact"] - long["exact"]
+
+
 # --------------------------------------------------------------------------- the verse task
 
 @dataclass
@@ -372,10 +390,10 @@ def verse_model(kind: str, task: TranslationTask):
         raise ValueError(f"kind must be one of {sorted(VERSE_CHECKPOINTS)}, got {kind!r}")
     cfg = Seq2SeqConfig(len(task.src_vocab), len(task.tgt_vocab), embed_size=128, num_hiddens=256)
     if kind == "gru":
-        model = rnn_seq2seq(cfg)
+        decoder_cls = Seq2SeqDecoder
     else:
-        from .bahdanau import attention_seq2seq
-        model = attention_seq2seq(cfg)
+        from .bahdanau import Seq2SeqAttentionDecoder as decoder_cls
+    model = rnn_seq2seq(cfg, decoder_cls)
     return model, {**cfg.to_dict(), **task.settings()}, train.course_checkpoint(VERSE_CHECKPOINTS[kind])
 
 

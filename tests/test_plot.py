@@ -32,6 +32,16 @@ def test_heatmaps_and_curves_accept_tensors():
     assert ax.get_xlabel() == "step"
 
 
+def test_plot_buckets_one_panel_per_score():
+    rows = [{"bucket": (1, 6), "n": 10, "bleu": 90.0, "exact": 0.8},
+            {"bucket": (6, 11), "n": 0, "bleu": float("nan"), "exact": float("nan")}]
+    fig = plot.plot_buckets({"a": rows, "b": rows}, "t", keys=("bleu", "exact"))
+    assert len(fig.axes) == 2 and len(fig.axes[0].lines) == 2
+    assert len(fig.axes[0].lines[0].get_xdata()) == 1  # the empty bucket is left out
+    with pytest.raises(ValueError, match="keys"):
+        plot.plot_buckets({"a": rows}, keys=("accuracy",))
+
+
 def test_bad_inputs():
     with pytest.raises(ValueError, match="4 dimensions"):
         plot.show_heatmaps(np.zeros((3, 3)), "k", "q")

@@ -110,6 +110,19 @@ def test_number_task_keeps_test_numbers_out_of_training():
         seq2seq.number_task("ci")
 
 
+def test_length_drop_compares_buckets_with_enough_sentences():
+    rows = [{"bleu": 50.0, "exact": 0.5, "n": 5},     # too small to count
+            {"bleu": 90.0, "exact": 0.9, "n": 30},
+            {"bleu": 70.0, "exact": 0.4, "n": 25},
+            {"bleu": 10.0, "exact": 0.0, "n": 3}]
+    bleu_drop, exact_drop = seq2seq.length_drop(rows)
+    assert bleu_drop == pytest.approx(20.0) and exact_drop == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="at least two buckets"):
+        seq2seq.length_drop(rows, min_count=26)
+    with pytest.raises(TypeError, match="bleu_by_length"):
+        seq2seq.length_drop([1, 2])
+
+
 def test_length_buckets():
     assert seq2seq.length_buckets([1, 5, 6, 99], [1, 6, 11]) == [0, 0, 1, -1]
     for bad in ([5], [6, 1], [1, 1, 2], "1,6"):
