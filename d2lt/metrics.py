@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import collections
 import math
+import numbers
+from collections.abc import Sequence
 
 
 def _check_str(value, name):
@@ -22,15 +24,27 @@ def _check_str(value, name):
         raise TypeError(f"{name} must be a space-separated str, got {type(value).__name__}")
 
 
+def _check_order(value, name):
+    """The largest n-gram order: an int >= 1."""
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool):
+        raise TypeError(f"{name} must be a positive int (the largest n-gram order), "
+                        f"got {type(value).__name__} {value!r}")
+    if value < 1:
+        raise ValueError(f"{name} must be a positive int (the largest n-gram order), got {value!r}")
+    return int(value)
+
+
 def bleu(pred_seq: str, label_seq: str, k: int) -> float:
     """BLEU of one prediction against one label, both space-separated strings (0-1).
 
-    Same contract and values as ``d2l.bleu``.
+    Same contract and values as ``d2l.bleu``. An empty prediction scores 0; the
+    label must hold at least one token.
     """
     _check_str(pred_seq, "pred_seq")
     _check_str(label_seq, "label_seq")
-    if not isinstance(k, int) or isinstance(k, bool) or k < 1:
-        raise ValueError(f"k must be a positive int (the largest n-gram order), got {k!r}")
+    k = _check_order(k, "k")
+    if not label_seq.split():
+        raise ValueError(f"label_seq must hold at least one token, got {label_seq!r}")
     pred, label = pred_seq.split(" "), label_seq.split(" ")
     len_pred, len_label = len(pred), len(label)
     score = math.exp(min(0.0, 1 - len_label / len_pred))
@@ -50,18 +64,35 @@ def _ngrams(tokens, n):
     return collections.Counter(tuple(tokens[i:i + n]) for i in range(len(tokens) - n + 1))
 
 
-def bleu_stats(hypotheses, references, max_n: int = 4):
-    """Summed clipped matches and totals per order, hypothesis and reference lengths."""
-    if isinstance(hypotheses, str) or isinstance(references, str):
-        raise TypeError("hypotheses and references must be lists of strings, got a single str")
+def _check_corpus(hypotheses, references):
+    for value, name in ((hypotheses, "hypotheses"), (references, "references")):
+        if isinstance(value, (str, bytes)):
+            raise TypeError(f"hypotheses and references must be lists of strings, got a single "
+                            f"{type(value).__name__} as {name}; wrap one sentence in a list")
+        if not isinstance(value, Sequence):
+            raise TypeError(f"{name} must be a list of space-separated strings, got {type(value).__name__}")
     if len(hypotheses) != len(references):
         raise ValueError(f"need one reference per hypothesis, got {len(hypotheses)} hypotheses "
                          f"and {len(references)} references")
+    if not hypotheses:
+        raise ValueError("hypotheses and references are empty: BLEU of an empty corpus is undefined")
+    for value, name in ((hypotheses, "hypotheses"), (references, "references")):
+        for i, sentence in enumerate(value):
+            if not isinstance(sentence, str):
+                raise TypeError(f"{name}[{i}] must be a space-separated str, got {type(sentence).__name__}")
+
+
+def bleu_stats(hypotheses, references, max_n: int = 4):
+    """Summed clipped matches and totals per order, hypothesis and reference lengths.
+
+    ``hypotheses`` and ``references`` are equally long, non-empty lists of
+    whitespace-tokenised strings.
+    """
+    max_n = _check_order(max_n, "max_n")
+    _check_corpus(hypotheses, references)
     matches, totals = [0] * max_n, [0] * max_n
     hyp_len = ref_len = 0
     for h, r in zip(hypotheses, references):
-        _check_str(h, "each hypothesis")
-        _check_str(r, "each reference")
         ht, rt = h.split(), r.split()
         hyp_len += len(ht)
         ref_len += len(rt)
@@ -76,10 +107,10 @@ def corpus_bleu(hypotheses, references, max_n: int = 4) -> float:
     """Corpus BLEU on a 0-100 scale of whitespace-tokenised strings, one reference each.
 
     Equals ``sacrebleu.corpus_bleu(hypotheses, [references], tokenize="none",
-    smooth_method="none", force=True).score``.
+    smooth_method="none", force=True).score``. Both lists are equally long and
+    not empty; a corpus with no n-gram match of some order scores 0.
     """
-    if not isinstance(max_n, int) or max_n < 1:
-        raise ValueError(f"max_n must be a positive int, got {max_n!r}")
+    max_n = _check_order(max_n, "max_n")
     matches, totals, c, r = bleu_stats(hypotheses, references, max_n)
     if c == 0 or min(matches) == 0:
         return 0.0

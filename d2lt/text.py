@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import collections
 import json
+import numbers
 import re
+from collections.abc import Iterable, Mapping
 
 import torch
 
@@ -13,6 +15,45 @@ RESERVED = (PAD, BOS, EOS, UNK)
 _TOKEN = re.compile(r"\w+|[^\w\s]", re.UNICODE)
 
 
+def _name(value) -> str:
+    return type(value).__name__
+
+
+def _int_arg(value, name, low):
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool):
+        raise TypeError(f"{name} must be an int >= {low}, got {_name(value)} {value!r}")
+    if value < low:
+        raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
+    return int(value)
+
+
+def _bool_arg(value, name):
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False, got {_name(value)} {value!r}")
+    return value
+
+
+def _sequence(value, name, what):
+    """``value`` as a list, refusing a bare string, a dict and non-iterables."""
+    if isinstance(value, (str, bytes)):
+        raise TypeError(f"{name} must be {what}, got a single {_name(value)} {value[:40]!r}; "
+                        "split text into tokens first, e.g. with tokenize(text)")
+    if isinstance(value, Mapping) or not isinstance(value, Iterable):
+        raise TypeError(f"{name} must be {what}, got {_name(value)}")
+    return list(value)
+
+
+def _token_list(line, name):
+    """A list (or tuple) of str tokens, or a TypeError naming the first entry that is not one."""
+    if isinstance(line, (list, tuple)) and all(isinstance(t, str) for t in line):
+        return line  # the common case, checked quickly
+    line = _sequence(line, name, "a list of tokens (str)")
+    for j, t in enumerate(line):
+        if not isinstance(t, str):
+            raise TypeError(f"{name}[{j}] must be a token (str), got {_name(t)} {t!r}")
+    return line
+
+
 def tokenize(text: str, lower: bool = True) -> list:
     """Split ``text`` into words and single punctuation marks.
 
@@ -20,31 +61,44 @@ def tokenize(text: str, lower: bool = True) -> list:
     ['god', 'said', ',', '"', 'let', 'there', 'be', 'light', '.', '"']
     """
     if not isinstance(text, str):
-        raise TypeError(f"text must be a str, got {type(text).__name__}")
+        raise TypeError(f"text must be a str, got {_name(text)}")
+    _bool_arg(lower, "lower")
     return _TOKEN.findall(text.lower() if lower else text)
 
 
 def _flatten(tokens):
-    if tokens and isinstance(tokens[0], (list, tuple)):
-        return [t for line in tokens for t in line]
-    return list(tokens)
+    """All tokens of a list of tokens or of a list of token lists (not a mix of the two)."""
+    tokens = _sequence(tokens, "tokens", "a list of tokens or a list of token lists")
+    if all(isinstance(t, str) for t in tokens):
+        return tokens
+    flat = []
+    for i, line in enumerate(tokens):
+        if isinstance(line, str):
+            raise TypeError(f"tokens mixes tokens and token lists: tokens[{i}] is the str {line!r}, "
+                            "others are lists; pass a list of tokens or a list of token lists")
+        if not isinstance(line, (list, tuple)):
+            raise TypeError(f"tokens[{i}] must be a token (str) or a list of tokens, got {_name(line)}")
+        flat.extend(line if all(isinstance(t, str) for t in line) else _token_list(line, f"tokens[{i}]"))
+    return flat
 
 
 class Vocab:
     """Token <-> id mapping; ids 0-3 are ``<pad> <bos> <eos> <unk>``, then by frequency.
 
-    ``tokens`` is a list of tokens or a list of token lists. Tokens seen fewer
-    than ``min_freq`` times map to ``<unk>``; ``max_size`` caps the vocabulary
+    ``tokens`` is a list of tokens or a list of token lists (a bare string is
+    refused: split it with :func:`tokenize` first). Tokens seen fewer than
+    ``min_freq`` times map to ``<unk>``; ``max_size`` caps the vocabulary
     (reserved tokens included). Indexing takes a token or a (nested) list of
-    tokens, like ``d2l.Vocab``.
+    tokens, like ``d2l.Vocab``; :meth:`to_tokens` takes an id or a (nested)
+    list of ids.
     """
 
     def __init__(self, tokens=(), min_freq: int = 1, reserved_tokens=(), max_size: int | None = None):
-        if not isinstance(min_freq, int) or min_freq < 1:
-            raise ValueError(f"min_freq must be a positive int, got {min_freq!r}")
-        if max_size is not None and (not isinstance(max_size, int) or max_size <= len(RESERVED)):
-            raise ValueError(f"max_size must be None or an int > {len(RESERVED)}, got {max_size!r}")
-        counter = collections.Counter(_flatten(list(tokens)))
+        _int_arg(min_freq, "min_freq", 1)
+        if max_size is not None:  # the reserved tokens count towards max_size
+            _int_arg(max_size, "max_size", len(RESERVED) + 1)
+        reserved_tokens = _token_list(reserved_tokens, "reserved_tokens")
+        counter = collections.Counter(_flatten(tokens))
         specials = list(RESERVED) + [t for t in reserved_tokens if t not in RESERVED]
         self.token_freqs = sorted(counter.items(), key=lambda kv: (-kv[1], kv[0]))
         self.idx_to_token = list(specials)
@@ -65,16 +119,31 @@ class Vocab:
             return self.token_to_idx.get(tokens, self.unk)
         if isinstance(tokens, (list, tuple)):
             return [self.__getitem__(t) for t in tokens]
-        raise TypeError(f"expected a token (str) or a list of tokens, got {type(tokens).__name__}")
+        hint = (" (to turn ids into tokens, use to_tokens)"
+                if isinstance(tokens, (numbers.Number, torch.Tensor)) else "")
+        raise TypeError(f"expected a token (str) or a (nested) list of tokens, got {_name(tokens)}{hint}")
+
+    def _check_id(self, i, where=""):
+        if not 0 <= i < len(self):
+            raise ValueError(f"id must be in [0, {len(self)}) for a vocabulary of size {len(self)}, "
+                             f"got {i}{where}")
+        return i
 
     def to_tokens(self, indices):
+        """The token of an id, or the tokens of a (nested) list or tensor of ids."""
         if isinstance(indices, torch.Tensor):
+            if indices.is_floating_point() or indices.is_complex() or indices.dtype == torch.bool:
+                raise TypeError(f"ids must be integers, got a tensor of dtype {indices.dtype}")
             indices = indices.tolist()
-        if isinstance(indices, int):
-            if not 0 <= indices < len(self):
-                raise ValueError(f"id must be in [0, {len(self)}), got {indices}")
-            return self.idx_to_token[indices]
-        return [self.to_tokens(i) for i in indices]
+        if isinstance(indices, numbers.Integral) and not isinstance(indices, bool):
+            return self.idx_to_token[self._check_id(int(indices))]
+        if isinstance(indices, (str, bytes)):
+            raise TypeError(f"to_tokens takes ids (an int or a list of ints), got the {_name(indices)} "
+                            f"{indices[:40]!r}; to turn tokens into ids, index the vocabulary: vocab[tokens]")
+        if isinstance(indices, Iterable) and not isinstance(indices, Mapping):
+            return [self.to_tokens(i) for i in indices]
+        raise TypeError(f"to_tokens takes an int id or a (nested) list of int ids, got {_name(indices)} "
+                        f"{indices!r}"[:160])
 
     pad = property(lambda self: self.token_to_idx[PAD])
     bos = property(lambda self: self.token_to_idx[BOS])
@@ -86,10 +155,22 @@ class Vocab:
 
     @classmethod
     def from_json(cls, text: str) -> "Vocab":
-        tokens = json.loads(text)
+        """The vocabulary that :meth:`to_json` wrote."""
+        if not isinstance(text, str):
+            raise TypeError(f"text must be the str that Vocab.to_json wrote, got {_name(text)}")
+        try:
+            tokens = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise ValueError(f"not a serialised Vocab: the text is not valid JSON ({e}): {text[:80]!r}") from e
         if not isinstance(tokens, list) or tokens[: len(RESERVED)] != list(RESERVED):
             raise ValueError("not a serialised Vocab: expected a JSON list starting with "
                              f"{list(RESERVED)}, got {str(tokens)[:80]}")
+        bad = [t for t in tokens if not isinstance(t, str)]
+        if bad:
+            raise ValueError(f"not a serialised Vocab: every token must be a str, got {bad[:3]!r}")
+        if len(set(tokens)) != len(tokens):
+            dup = [t for t, n in collections.Counter(tokens).items() if n > 1]
+            raise ValueError(f"not a serialised Vocab: tokens appear twice: {dup[:5]!r}")
         v = cls()
         v.idx_to_token = tokens
         v.token_to_idx = {t: i for i, t in enumerate(tokens)}
@@ -104,13 +185,23 @@ def encode(token_lists, vocab: Vocab, num_steps: int, bos: bool = False, eos: bo
 
     Each sequence gets ``<bos>`` in front if ``bos``, ``<eos>`` at the end if
     ``eos``, then is truncated to ``num_steps`` and padded with ``<pad>``.
+    ``token_lists`` holds at least one list of tokens (an empty list of tokens
+    is fine: it encodes to ``<eos>`` or nothing).
     """
     if not isinstance(vocab, Vocab):
-        raise TypeError(f"vocab must be a d2lt.text.Vocab, got {type(vocab).__name__}")
-    if not isinstance(num_steps, int) or num_steps < 1:
-        raise ValueError(f"num_steps must be a positive int, got {num_steps!r}")
-    if isinstance(token_lists, str) or (token_lists and isinstance(token_lists[0], str)):
-        raise TypeError("token_lists must be a list of token lists, e.g. [tokenize(s) for s in texts]")
+        raise TypeError(f"vocab must be a d2lt.text.Vocab, got {_name(vocab)}")
+    num_steps = _int_arg(num_steps, "num_steps", 1)
+    _bool_arg(bos, "bos")
+    _bool_arg(eos, "eos")
+    what = "a list of token lists, e.g. [tokenize(s) for s in texts]"
+    token_lists = _sequence(token_lists, "token_lists", what)
+    if not token_lists:
+        raise ValueError(f"token_lists is empty: expected {what}")
+    for i, toks in enumerate(token_lists):
+        if isinstance(toks, str):
+            raise TypeError(f"token_lists must be {what}; token_lists[{i}] is the str {toks[:40]!r} "
+                            "(for one sentence, pass [tokens])")
+        token_lists[i] = _token_list(toks, f"token_lists[{i}]")
     ids = torch.full((len(token_lists), num_steps), vocab.pad, dtype=torch.long)
     lens = torch.zeros(len(token_lists), dtype=torch.long)
     for i, toks in enumerate(token_lists):
@@ -122,18 +213,38 @@ def encode(token_lists, vocab: Vocab, num_steps: int, bos: bool = False, eos: bo
 
 
 def decode(ids, vocab: Vocab, stop_at_eos: bool = True) -> list:
-    """Ids back to tokens, dropping ``<bos>``/``<pad>`` and stopping at ``<eos>``."""
+    """Ids back to tokens, dropping ``<bos>``/``<pad>`` and stopping at ``<eos>``.
+
+    ``ids`` is one sequence: a 1-D integer tensor or a list of ints, each in
+    ``[0, len(vocab))``.
+    """
     if not isinstance(vocab, Vocab):
-        raise TypeError(f"vocab must be a d2lt.text.Vocab, got {type(vocab).__name__}")
+        raise TypeError(f"vocab must be a d2lt.text.Vocab, got {_name(vocab)}")
+    _bool_arg(stop_at_eos, "stop_at_eos")
     if isinstance(ids, torch.Tensor):
         if ids.dim() != 1:
             raise ValueError(f"ids must be one sequence (1-D), got shape {tuple(ids.shape)}")
+        if ids.is_floating_point() or ids.is_complex() or ids.dtype == torch.bool:
+            raise TypeError(f"ids must be integer ids, got a tensor of dtype {ids.dtype}")
         ids = ids.tolist()
+    else:
+        ids = _sequence(ids, "ids", "one sequence of int ids (a list or a 1-D tensor)")
+        for j, i in enumerate(ids):
+            if isinstance(i, (list, tuple)) or getattr(i, "ndim", 0) > 0:  # a list, tensor or array row
+                raise ValueError(f"ids must be one sequence (1-D): ids[{j}] is a sequence; "
+                                 "decode each row separately")
+            if isinstance(i, torch.Tensor) and not (i.is_floating_point() or i.is_complex()
+                                                    or i.dtype == torch.bool):
+                ids[j] = i = i.item()
+            if not isinstance(i, numbers.Integral) or isinstance(i, bool):
+                raise TypeError(f"ids must be int ids, got ids[{j}] = {_name(i)} {i!r}")
+    for j, i in enumerate(ids):
+        vocab._check_id(i, f" at position {j}")
     out = []
     for i in ids:
         if stop_at_eos and i == vocab.eos:
             break
         if i in (vocab.pad, vocab.bos):
             continue
-        out.append(vocab.to_tokens(int(i)))
+        out.append(vocab.idx_to_token[i])
     return out

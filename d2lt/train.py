@@ -2,20 +2,28 @@
 
 :func:`fit` is a plain loop -- forward, backward, clip, step -- with a tqdm
 progress bar, an optional live loss curve in notebooks, and bf16 autocast on
-GPUs that support it. The live curve redraws only while its drawing time stays
-under ``plot_budget`` (5%) of the elapsed training time, so it never slows a
-run noticeably.
+GPUs that support it. It trains exactly ``max_steps`` steps (cycling over the
+loader), or ``num_epochs`` passes, or one pass, and records in its
+:class:`History` why it stopped. The live curve redraws only while its drawing
+time stays under its ``budget`` (5%) of the elapsed training time, so it never
+slows a run noticeably.
 
-Checkpoints store the weights, the config and a fingerprint of the config;
-:func:`load_checkpoint` refuses a checkpoint whose config differs from the
-model's, and loads with ``weights_only=True`` (no pickled code is run).
+Checkpoints store the weights, the config, a fingerprint of the config and a
+sha256 checksum of all three, written atomically. :func:`load_checkpoint`
+loads with ``weights_only=True`` (no pickled code is run) and turns every
+damaged, truncated, malformed or edited file into a ``ValueError`` naming the
+file, as well as a checkpoint saved for another config.
 """
 from __future__ import annotations
 
 import contextlib
 import hashlib
 import json
+import math
+import numbers
+import os
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -50,24 +58,106 @@ def _in_notebook() -> bool:
         return False
 
 
+def _is_number(value) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _positive_number(value, name, allow_none=False):
+    """``value`` as a float > 0 and finite (or None if allowed), else TypeError/ValueError."""
+    if value is None and allow_none:
+        return None
+    if not _is_number(value):
+        expected = "None or a positive number" if allow_none else "a positive number"
+        raise TypeError(f"{name} must be {expected}, got {type(value).__name__} {value!r}")
+    if not (math.isfinite(value) and value > 0):
+        hint = " (use None for no limit)" if allow_none else ""
+        raise ValueError(f"{name} must be a finite number > 0{hint}, got {value!r}")
+    return float(value)
+
+
+def _positive_int(value, name, allow_none=False):
+    """``value`` as an int >= 1 (or None if allowed), else TypeError/ValueError."""
+    if value is None and allow_none:
+        return None
+    if not isinstance(value, numbers.Integral) or isinstance(value, bool):
+        expected = "None or a positive int" if allow_none else "a positive int"
+        raise TypeError(f"{name} must be {expected}, got {type(value).__name__} {value!r}")
+    if value < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+    return int(value)
+
+
+def _optional_bool(value, name):
+    if value is not None and not isinstance(value, bool):
+        raise TypeError(f"{name} must be None, True or False, got {type(value).__name__} {value!r}")
+    return value
+
+
+def as_device(device) -> torch.device:
+    """``device`` as a :class:`torch.device` that exists on this machine.
+
+    Takes a ``torch.device`` or a string naming one (``"cpu"``, ``"cuda:0"``,
+    ``"mps"``); ``None`` means the course's default (:func:`d2lt.core.device`).
+    A name torch does not know, or a device this machine lacks, is a
+    ``ValueError``; any other type a ``TypeError``.
+    """
+    if device is None:
+        device = default_device()
+    elif isinstance(device, str):
+        try:
+            device = torch.device(device)
+        except (RuntimeError, ValueError) as e:
+            raise ValueError(f"device must name a torch device such as 'cpu', 'cuda' or 'cuda:1', "
+                             f"got {device!r}") from e
+    elif not isinstance(device, torch.device):
+        raise TypeError(f"device must be a torch.device or a str naming one, got {type(device).__name__}")
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise ValueError(f"device {str(device)!r} is not available: this machine has no usable CUDA GPU")
+        if device.index is not None and device.index >= count:
+            raise ValueError(f"device {str(device)!r} is not available: this machine has {count} CUDA "
+                             f"device(s), cuda:0 to cuda:{count - 1}")
+    elif device.type == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        if mps is None or not mps.is_available():
+            raise ValueError(f"device {str(device)!r} is not available on this machine")
+    return device
+
+
 class LiveCurve:
     """A loss curve redrawn in place in a notebook, within a time budget.
 
     Nothing is drawn during the first ``warmup`` seconds (a short run needs no
     live curve); after that a redraw happens only while the time spent drawing
     stays under ``budget`` of the elapsed time, and the final redraw only if it
-    fits in twice that budget.
+    fits in twice that budget. ``budget`` is a share in (0, 1]; ``warmup`` a
+    number of seconds >= 0; ``enabled`` None (in notebooks only), True or False.
     """
 
     def __init__(self, title="training loss", budget=0.05, warmup=2.0, enabled=None):
+        if not isinstance(title, str):
+            raise TypeError(f"title must be a str, got {type(title).__name__}")
+        if not _is_number(budget):
+            raise TypeError(f"budget must be a share of the elapsed time in (0, 1], got "
+                            f"{type(budget).__name__} {budget!r}")
+        if not 0 < budget <= 1:  # False for NaN too
+            raise ValueError(f"budget must be a share of the elapsed time in (0, 1], got {budget!r}")
+        if not _is_number(warmup):
+            raise TypeError(f"warmup must be a number of seconds >= 0, got {type(warmup).__name__} {warmup!r}")
+        if not (math.isfinite(warmup) and warmup >= 0):
+            raise ValueError(f"warmup must be a finite number of seconds >= 0, got {warmup!r}")
+        _optional_bool(enabled, "enabled")
         self.enabled = _in_notebook() if enabled is None else enabled
-        self.budget, self.warmup, self.title = budget, warmup, title
+        self.budget, self.warmup, self.title = float(budget), float(warmup), title
         self.spent, self.draws, self.last_cost = 0.0, 0, 0.0
         self.start, self.handle, self.fig = time.perf_counter(), None, None
 
     def update(self, steps, losses, final=False):
         if not self.enabled or not losses:
             return
+        if len(steps) != len(losses):
+            raise ValueError(f"steps and losses must have the same length, got {len(steps)} and {len(losses)}")
         elapsed = time.perf_counter() - self.start
         if elapsed < self.warmup:
             return
@@ -96,38 +186,102 @@ class LiveCurve:
         self.draws += 1
 
 
+STOP_REASONS = ("epochs", "max_steps", "max_seconds")
+
+
 @dataclass
 class History:
+    """What :func:`fit` did: logged ``(steps, losses)``, time, and why it stopped.
+
+    ``stopped_by`` is ``"epochs"`` (``num_epochs`` passes over the loader),
+    ``"max_steps"`` or ``"max_seconds"``; ``epochs`` counts the passes begun.
+    """
+
     steps: list = field(default_factory=list)
     losses: list = field(default_factory=list)
     seconds: float = 0.0
     plot_seconds: float = 0.0  # time spent drawing the live curve
     plot_draws: int = 0
+    stopped_by: str = ""
+    epochs: int = 0
 
 
-def fit(model, loader, step_fn, *, num_epochs: int = 1, max_steps: int | None = None, lr: float = 1e-3,
-        optimizer=None, device=None, grad_clip: float | None = 1.0, plot=None, progress: bool = True,
-        log_every: int = 10, desc: str = "train", max_seconds: float | None = None) -> History:
+def _check_loss(loss, step):
+    if not isinstance(loss, torch.Tensor):
+        raise TypeError(f"step_fn must return the loss as a scalar torch.Tensor, got {type(loss).__name__} "
+                        f"at step {step}")
+    if loss.numel() != 1:
+        raise ValueError(f"step_fn must return a scalar loss (one value), got a tensor of shape "
+                         f"{tuple(loss.shape)} at step {step}; reduce it, e.g. with .mean()")
+    if not loss.is_floating_point():
+        raise ValueError(f"step_fn must return a floating-point loss, got dtype {loss.dtype} at step {step}")
+    if not loss.requires_grad:
+        raise ValueError(f"step_fn returned a loss that does not require grad at step {step}: it was not "
+                         "computed from the model's trainable parameters (detached, .item(), or no_grad?)")
+
+
+def fit(model, loader, step_fn, *, num_epochs: int | None = None, max_steps: int | None = None,
+        lr: float = 1e-3, optimizer=None, device=None, grad_clip: float | None = 1.0, plot=None,
+        progress: bool = True, log_every: int = 10, desc: str = "train",
+        max_seconds: float | None = None) -> History:
     """Train ``model`` with ``step_fn(model, batch) -> loss`` over ``loader``.
 
-    Stops after ``num_epochs`` or ``max_steps`` optimizer steps or ``max_seconds``,
-    whichever comes first. Returns a :class:`History` of logged losses.
-    ``plot`` None draws the live curve in notebooks only.
+    How long it trains:
+
+    - ``max_steps`` alone: exactly ``max_steps`` optimizer steps, cycling over
+      the loader as many epochs as that takes;
+    - ``num_epochs`` alone: that many passes over the loader;
+    - neither: one pass over the loader;
+    - both: whichever comes first (a ``UserWarning`` says so when the epochs
+      run out before ``max_steps``);
+    - ``max_seconds`` stops any of these early once that much time has passed.
+
+    The returned :class:`History` holds the logged losses (the mean over every
+    ``log_every`` steps, and over the last, shorter stretch) and ``stopped_by``,
+    the reason training stopped. ``optimizer`` defaults to Adam with ``lr``;
+    ``device`` is a ``torch.device`` or a str naming one (default: the course's
+    device). ``plot`` None draws the live curve in notebooks only.
     """
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    if isinstance(loader, (str, bytes)) or not hasattr(loader, "__iter__"):
+        raise TypeError("loader must be an iterable of batches (e.g. a DataLoader), "
+                        f"got {type(loader).__name__}")
     if not callable(step_fn):
         raise TypeError(f"step_fn must be callable(model, batch) -> loss, got {type(step_fn).__name__}")
-    if not isinstance(num_epochs, int) or num_epochs < 1:
-        raise ValueError(f"num_epochs must be a positive int, got {num_epochs!r}")
-    if max_steps is not None and (not isinstance(max_steps, int) or max_steps < 1):
-        raise ValueError(f"max_steps must be None or a positive int, got {max_steps!r}")
-    if grad_clip is not None and not grad_clip > 0:
-        raise ValueError(f"grad_clip must be None or > 0, got {grad_clip!r}")
-    device = device or default_device()
+    num_epochs = _positive_int(num_epochs, "num_epochs", allow_none=True)
+    max_steps = _positive_int(max_steps, "max_steps", allow_none=True)
+    max_seconds = _positive_number(max_seconds, "max_seconds", allow_none=True)
+    log_every = _positive_int(log_every, "log_every")
+    grad_clip = _positive_number(grad_clip, "grad_clip", allow_none=True)
+    lr = _positive_number(lr, "lr")
+    _optional_bool(plot, "plot")
+    if not isinstance(progress, bool):
+        raise TypeError(f"progress must be True or False, got {type(progress).__name__} {progress!r}")
+    if not isinstance(desc, str):
+        raise TypeError(f"desc must be a str, got {type(desc).__name__}")
+    if optimizer is not None and not isinstance(optimizer, torch.optim.Optimizer):
+        raise TypeError(f"optimizer must be a torch.optim.Optimizer (or None for Adam), "
+                        f"got {type(optimizer).__name__}")
+    try:
+        per_epoch = len(loader)
+    except TypeError:  # an iterable without a length
+        per_epoch = None
+    if per_epoch == 0:
+        raise ValueError("loader is empty: it holds no batches to train on")
+    if num_epochs is None and max_steps is None:
+        num_epochs = 1
+    if optimizer is not None:
+        mine = {id(p) for p in model.parameters()}
+        if not any(id(p) in mine for g in optimizer.param_groups for p in g["params"]):
+            raise ValueError("optimizer holds none of the model's parameters: build it from "
+                             "model.parameters()")
+    device = as_device(device)
     model.to(device).train()
     opt = optimizer or torch.optim.Adam(model.parameters(), lr=lr)
-    total = max_steps or num_epochs * len(loader)
+    epoch_steps = None if num_epochs is None or per_epoch is None else num_epochs * per_epoch
+    caps = [n for n in (max_steps, epoch_steps) if n is not None]
+    total = min(caps) if caps else None  # for the progress bar only
     curve = LiveCurve(title=desc, enabled=plot)
     hist, step, t0, running = History(), 0, time.perf_counter(), []
     bar = None
@@ -135,11 +289,18 @@ def fit(model, loader, step_fn, *, num_epochs: int = 1, max_steps: int | None = 
         from tqdm.auto import tqdm
         bar = tqdm(total=total, desc=desc, leave=False, mininterval=1.0)
     try:
-        for _ in range(num_epochs):
+        while not hist.stopped_by:
+            if num_epochs is not None and hist.epochs >= num_epochs:
+                hist.stopped_by = "epochs"
+                break
+            hist.epochs += 1
+            batches = 0
             for batch in loader:
+                batches += 1
                 batch = to_device(batch, device)
                 with autocast(device):
                     loss = step_fn(model, batch)
+                _check_loss(loss, step)
                 if not torch.isfinite(loss):
                     raise FloatingPointError(f"loss became {loss.item()} at step {step}")
                 opt.zero_grad(set_to_none=True)
@@ -148,8 +309,8 @@ def fit(model, loader, step_fn, *, num_epochs: int = 1, max_steps: int | None = 
                     torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
                 opt.step()
                 step += 1
-                running.append(loss.detach())
-                if step % log_every == 0 or step == total:
+                running.append(loss.detach().reshape(()))
+                if step % log_every == 0:
                     value = torch.stack(running).mean().item()  # one device sync per log
                     running = []
                     hist.steps.append(step)
@@ -159,13 +320,23 @@ def fit(model, loader, step_fn, *, num_epochs: int = 1, max_steps: int | None = 
                     curve.update(hist.steps, hist.losses)
                 if bar is not None:
                     bar.update(1)
-                if step >= total or (max_seconds and time.perf_counter() - t0 > max_seconds):
-                    raise StopIteration
-    except StopIteration:
-        pass
+                if max_steps is not None and step >= max_steps:
+                    hist.stopped_by = "max_steps"
+                    break
+                if max_seconds is not None and time.perf_counter() - t0 > max_seconds:
+                    hist.stopped_by = "max_seconds"
+                    break
+            if batches == 0:
+                raise ValueError(f"loader yielded no batches in epoch {hist.epochs}"
+                                 + (" (an iterator can be read only once: pass a DataLoader or a list)"
+                                    if hist.epochs > 1 else ""))
     finally:
         if bar is not None:
             bar.close()
+    if hist.stopped_by == "epochs" and max_steps is not None and step < max_steps:
+        warnings.warn(f"fit stopped after num_epochs={num_epochs} epochs ({step} steps), before "
+                      f"max_steps={max_steps}; leave num_epochs=None to train exactly max_steps steps",
+                      stacklevel=2)
     if running:
         hist.steps.append(step)
         hist.losses.append(torch.stack(running).mean().item())
@@ -195,14 +366,25 @@ def state_checksum(state: dict, config_json: str, extra_json: str) -> str:
     Stored in a checkpoint and recomputed on load: an edited weight, config or
     extra value no longer matches.
     """
+    if not isinstance(state, dict):
+        raise TypeError(f"state must be a dict of tensors, got {type(state).__name__}")
+    if not (isinstance(config_json, str) and isinstance(extra_json, str)):
+        raise TypeError(f"config_json and extra_json must be str, got {type(config_json).__name__} "
+                        f"and {type(extra_json).__name__}")
+    bad_keys = [k for k in state if not isinstance(k, str)]
+    if bad_keys:
+        raise ValueError(f"state keys must be parameter names (str), got {bad_keys[:3]!r}")
     h = hashlib.sha256()
     for key in sorted(state):
         t = state[key]
         if not isinstance(t, torch.Tensor):
             raise ValueError(f"state entry {key!r} must be a tensor, got {type(t).__name__}")
+        if t.layout != torch.strided:
+            raise ValueError(f"state entry {key!r} must be a dense tensor, got layout {t.layout}")
         t = t.detach().cpu().contiguous()
         h.update(f"{key}|{t.dtype}|{tuple(t.shape)}|".encode())
-        h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+        # reshape(-1): the bytes of t in memory order; unlike t.view it also takes 0-d tensors
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
     h.update(b"|config|" + config_json.encode() + b"|extra|" + extra_json.encode())
     return h.hexdigest()
 
@@ -220,12 +402,15 @@ def save_checkpoint(path, model: torch.nn.Module, config: dict, half: bool = Fal
     """
     from .files import atomic_write
 
+    path = _checkpoint_path(path)
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    if not isinstance(half, bool):
+        raise TypeError(f"half must be True or False, got {type(half).__name__} {half!r}")
+    fingerprint(config)  # refuses a config that is not a JSON-serialisable dict
     state = {k: (v.detach().to("cpu", torch.float16) if half and v.is_floating_point() else v.detach().cpu())
              for k, v in model.state_dict().items()}
     config_json = json.dumps(config, sort_keys=True, default=str)
-    fingerprint(config)  # refuses a config that is not a JSON-serialisable dict
     try:
         extra_json = json.dumps(extra, sort_keys=True)
     except (TypeError, ValueError) as e:
@@ -233,7 +418,15 @@ def save_checkpoint(path, model: torch.nn.Module, config: dict, half: bool = Fal
     payload = {"state_dict": state, "config": config_json, "fingerprint": fingerprint(config),
                "extra": extra_json, "torch": str(torch.__version__),
                "checksum": state_checksum(state, config_json, extra_json)}
-    return atomic_write(Path(path), lambda f: torch.save(payload, f))
+    return atomic_write(path, lambda f: torch.save(payload, f))
+
+
+def _checkpoint_path(path) -> Path:
+    if isinstance(path, bytes) or not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a str or a pathlib.Path, got {type(path).__name__}")
+    if str(path) == "":
+        raise ValueError("path must name a file, got an empty str")
+    return Path(path)
 
 
 def load_checkpoint(path, model: torch.nn.Module, config: dict) -> dict:
@@ -248,9 +441,9 @@ def load_checkpoint(path, model: torch.nn.Module, config: dict) -> dict:
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     want = fingerprint(config)
-    path = Path(path)
+    path = _checkpoint_path(path)
     if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint at {path}")
+        raise FileNotFoundError(f"no checkpoint at {path}" + (" (a folder)" if path.is_dir() else ""))
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises RuntimeError, UnpicklingError, EOFError, OSError, ...
@@ -262,8 +455,13 @@ def load_checkpoint(path, model: torch.nn.Module, config: dict) -> dict:
     state, config_json, extra_json = payload["state_dict"], payload["config"], payload["extra"]
     if not (isinstance(state, dict) and isinstance(config_json, str) and isinstance(extra_json, str)):
         raise ValueError(f"checkpoint {path} has a malformed payload (state_dict must be a dict, "
-                         "config and extra JSON strings)")
-    if state_checksum(state, config_json, extra_json) != payload["checksum"]:
+                         f"config and extra JSON strings; got {type(state).__name__}, "
+                         f"{type(config_json).__name__} and {type(extra_json).__name__})")
+    try:
+        checksum = state_checksum(state, config_json, extra_json)
+    except (TypeError, ValueError, RuntimeError) as e:
+        raise ValueError(f"checkpoint {path} has a malformed payload: {e}") from e
+    if checksum != payload["checksum"]:
         raise ValueError(f"checkpoint {path} is damaged: its weights, config or extra values do not "
                          "match the checksum stored with them")
     try:
@@ -271,6 +469,9 @@ def load_checkpoint(path, model: torch.nn.Module, config: dict) -> dict:
         extra = json.loads(extra_json)
     except json.JSONDecodeError as e:
         raise ValueError(f"checkpoint {path} has a malformed payload: {e}") from e
+    if not isinstance(extra, dict):
+        raise ValueError(f"checkpoint {path} has a malformed payload: extra must be a JSON object, "
+                         f"got {type(extra).__name__}")
     if payload["fingerprint"] != want:
         if not isinstance(saved, dict):
             raise ValueError(f"checkpoint {path} has a malformed config: {str(saved)[:80]}")
@@ -278,7 +479,7 @@ def load_checkpoint(path, model: torch.nn.Module, config: dict) -> dict:
                 if saved.get(k) != config.get(k)}
         detail = (f"differences (saved, expected): {diff}" if diff else
                   "the configs hold the same values, so the stored fingerprint itself was changed")
-        raise ValueError(f"checkpoint {path.name} was saved for another config "
+        raise ValueError(f"checkpoint {path} was saved for another config "
                          f"(fingerprint {payload['fingerprint']}, expected {want}); {detail}")
     ref = model.state_dict()
     if set(state) != set(ref):
@@ -290,6 +491,12 @@ def load_checkpoint(path, model: torch.nn.Module, config: dict) -> dict:
         k = bad[0]
         raise ValueError(f"checkpoint {path} does not fit the model: {k} has shape {tuple(state[k].shape)}, "
                          f"the model expects {tuple(ref[k].shape)}")
+    kinds = [k for k in ref if state[k].is_floating_point() != ref[k].is_floating_point()
+             or state[k].is_complex() != ref[k].is_complex()]
+    if kinds:
+        k = kinds[0]
+        raise ValueError(f"checkpoint {path} does not fit the model: {k} is {state[k].dtype}, "
+                         f"the model expects {ref[k].dtype}")
     nonfinite = [k for k, v in state.items() if v.is_floating_point() and not torch.isfinite(v).all()]
     if nonfinite:
         raise ValueError(f"checkpoint {path} holds non-finite weights in {nonfinite[:5]}")

@@ -57,3 +57,136 @@ def test_bad_inputs():
         plot.plot_curves({"a": ([1, 2], [1, 2, 3])})
     with pytest.raises(TypeError, match="numbers"):
         plot.plot_curves({"a": ([1, 2], object())})
+
+
+# --------------------------------------------------------------------------- bad input, by class
+
+NAN, INF = float("nan"), float("inf")
+
+
+@pytest.mark.parametrize("x,y,error,match", [
+    ([1, 2, NAN], [1, 2, 3], ValueError, "finite"),              # NaN / inf
+    ([1, 2, 3], [1, INF, 3], ValueError, "finite"),
+    (torch.tensor([1.0, NAN]), [1, 2], ValueError, "finite"),
+    ([1, 2], [-1, 1], ValueError, "positive"),                   # out of range
+    ([0, 2], [1, 1], ValueError, "positive"),
+    ([5], [3], ValueError, "at least 2 points"),                 # too few / empty
+    ([], [], ValueError, "at least 2 points"),
+    ([4, 4, 4], [1, 2, 3], ValueError, "two different x"),       # all x equal
+    ([1, 2, 3], [1, 2], ValueError, "same length"),              # wrong shape
+    ([[1, 2], [3, 4]], [[1, 2], [3, 4]], ValueError, "1-D"),
+    ("1 2 3", [1, 2, 3], TypeError, "numbers"),                  # wrong type
+    (["1", "2"], [1, 2], TypeError, "numbers"),
+    ([1, 2], None, TypeError, "numbers"),
+    ([1, 2], [1 + 1j, 2], TypeError, "numbers"),
+    ([True, False], [1, 2], TypeError, "numbers"),
+])
+def test_fit_power_law_bad_inputs(x, y, error, match):
+    with pytest.raises(error, match=match):
+        plot.fit_power_law(x, y)
+
+
+def test_fit_power_law_takes_tensors_and_exact_values():
+    slope, icpt = plot.fit_power_law(torch.tensor([1.0, 10.0]), np.array([2, 200]))
+    assert slope == pytest.approx(2) and np.exp(icpt) == pytest.approx(2)
+
+
+@pytest.mark.parametrize("kwargs,error,match", [
+    ({"matrices": np.zeros((2, 3, 4))}, ValueError, "4 dimensions"),         # wrong shape
+    ({"matrices": np.zeros((1, 1, 0, 3))}, ValueError, "empty"),             # empty
+    ({"matrices": np.full((1, 1, 2, 2), NAN)}, ValueError, "finite"),        # NaN / inf
+    ({"matrices": np.array([[[[0.5, INF]]]])}, ValueError, "finite"),
+    ({"matrices": "weights"}, TypeError, "numbers"),                         # wrong type
+    ({"xticklabels": ["a", "b"]}, ValueError, r"one label per key.*\(3\), got 2"),
+    ({"yticklabels": ["a", "b", "c"]}, ValueError, r"one label per query.*\(2\), got 3"),
+    ({"xticklabels": "abc"}, TypeError, "xticklabels must be a list"),
+    ({"titles": "abc"}, TypeError, "titles must be a list"),
+    ({"titles": ["a", "b", "c"]}, ValueError, "one entry per column"),
+    ({"xlabel": None}, TypeError, "xlabel"),
+    ({"vmin": NAN}, ValueError, "vmin must be finite"),
+    ({"vmax": "1"}, TypeError, "vmax"),
+    ({"vmin": 2.0, "vmax": 1.0}, ValueError, "vmin must not exceed vmax"),
+    ({"matrices": -np.ones((1, 2, 2, 3))}, ValueError, "vmin=None"),         # all below the default vmin=0
+    ({"figsize": (2, 0)}, ValueError, "figsize"),
+    ({"figsize": 3}, TypeError, "figsize"),
+    ({"colorbar": "yes"}, TypeError, "colorbar"),
+])
+def test_show_heatmaps_bad_inputs(kwargs, error, match):
+    args = {"matrices": np.random.rand(1, 2, 2, 3), "xlabel": "k", "ylabel": "q", **kwargs}
+    import matplotlib.pyplot as plt
+    before = plt.get_fignums()
+    with pytest.raises(error, match=match):
+        plot.show_heatmaps(args.pop("matrices"), args.pop("xlabel"), args.pop("ylabel"), **args)
+    assert plt.get_fignums() == before, "a refused call left a figure behind"
+
+
+def test_show_heatmaps_labels_and_negative_scale():
+    fig = plot.show_heatmaps(np.random.rand(1, 2, 2, 3), "k", "q", titles=["x", "y"],
+                             xticklabels=["a", "b", "c"], yticklabels=("p", "q"))
+    assert [t.get_text() for t in fig.axes[0].get_xticklabels()] == ["a", "b", "c"]
+    fig = plot.show_heatmaps(-np.arange(4.0).reshape(1, 1, 2, 2), "k", "q", vmin=None)
+    assert fig.axes[0].get_images()[0].get_clim() == (-3.0, 0.0)
+
+
+@pytest.mark.parametrize("curves,kwargs,error,match", [
+    ([1, 2], {}, TypeError, "non-empty dict"),                             # wrong type
+    ({}, {}, ValueError, "empty dict"),                                    # empty
+    ({"a": [1, 2]}, {}, ValueError, "1-D"),                                # a pair of scalars
+    ({"a": ([1, 2], [1, 2], [3])}, {}, TypeError, "pair"),
+    ({"a": ([1, 2], "ab")}, {}, TypeError, "numbers"),
+    ({"a": ([], [])}, {}, ValueError, "no points"),
+    ({"a": ([[1, 2]], [[1, 2]])}, {}, ValueError, "1-D"),                  # wrong shape
+    ({"a": ([1, 2], [1, 2, 3])}, {}, ValueError, "same length"),
+    ({"a": ([1, 2], [1, NAN])}, {}, ValueError, "finite"),                 # NaN / inf
+    ({"a": ([1, INF], [1, 2])}, {}, ValueError, "finite"),
+    ({"a": ([0, 1], [1, 2])}, {"logx": True}, ValueError, "log x axis"),   # out of range
+    ({"a": ([1, 2], [-1, 2])}, {"logy": True}, ValueError, "log y axis"),
+    ({"a": ([1, 2], [1, 2])}, {"logx": "yes"}, TypeError, "logx"),
+    ({"a": ([1, 2], [1, 2])}, {"xlabel": 3}, TypeError, "xlabel"),
+    ({"a": ([1, 2], [1, 2])}, {"title": ["t"]}, TypeError, "title"),
+    ({"a": ([1, 2], [1, 2])}, {"ax": "axes"}, TypeError, "Axes"),
+    ({"a": ([1, 2], [1, 2])}, {"figsize": (1, -1)}, ValueError, "figsize"),
+])
+def test_plot_curves_bad_inputs(curves, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        plot.plot_curves(curves, **kwargs)
+
+
+@pytest.mark.parametrize("curves,kwargs,error,match", [
+    ({}, {}, ValueError, "empty dict"),
+    ({"a": ([1, 2, 4], [1, 4, NAN])}, {}, ValueError, "finite"),
+    ({"a": ([0, 2, 4], [1, 4, 16])}, {}, ValueError, "log x axis"),        # log axes need x, y > 0
+    ({"a": ([1, 2, 4], [1, 0, 16])}, {}, ValueError, "log y axis"),
+    ({"a": ([1, 2, 4], [1, 4])}, {}, ValueError, "same length"),
+    ({"a": ([3, 3, 3], [1, 4, 9])}, {}, ValueError, "'a'.*two different x"),
+    ({"a": ([1, 2, 4], [1, 4, 16])}, {"fit_from": 4}, ValueError, "'a' with x >= fit_from=4.*2 points"),
+    ({"a": ([1, 2, 4], [1, 4, 16])}, {"fit_from": 0}, ValueError, "fit_from"),
+    ({"a": ([1, 2, 4], [1, 4, 16])}, {"fit_from": NAN}, ValueError, "fit_from"),
+    ({"a": ([1, 2, 4], [1, 4, 16])}, {"fit_from": "2"}, TypeError, "fit_from"),
+])
+def test_loglog_bad_inputs(curves, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        plot.loglog(curves, "x", "y", **kwargs)
+
+
+ROWS = [{"bucket": (1, 6), "n": 10, "bleu": 90.0, "exact": 0.8},
+        {"bucket": (6, 11), "n": 0, "bleu": NAN, "exact": NAN}]
+
+
+@pytest.mark.parametrize("rows_by_model,kwargs,error,match", [
+    ([ROWS], {}, TypeError, "non-empty dict"),                                    # wrong type
+    ({}, {}, ValueError, "empty dict"),                                           # empty
+    ({"a": "rows"}, {}, TypeError, "list of rows"),
+    ({"a": [5]}, {}, TypeError, "must be a dict"),
+    ({"a": [{"bucket": (1, 6), "n": 3}]}, {}, ValueError, r"lacks \['bleu'\]"),
+    ({"a": [{"bucket": (6, 1), "n": 3, "bleu": 1.0}]}, {}, ValueError, "increasing"),  # out of range
+    ({"a": [{"bucket": (1, 6), "n": -1, "bleu": 1.0}]}, {}, ValueError, "count"),
+    ({"a": [{"bucket": (1, 6), "n": 3, "bleu": NAN}]}, {}, ValueError, "finite"),     # NaN
+    ({"a": ROWS[1:]}, {}, ValueError, "no non-empty bucket"),
+    ({"a": ROWS}, {"keys": "bleu"}, TypeError, "tuple of score names"),
+    ({"a": ROWS}, {"keys": ()}, ValueError, "at least one score"),
+    ({"a": ROWS}, {"title": 3}, TypeError, "title"),
+])
+def test_plot_buckets_bad_inputs(rows_by_model, kwargs, error, match):
+    with pytest.raises(error, match=match):
+        plot.plot_buckets(rows_by_model, **kwargs)
