@@ -19,6 +19,17 @@ positions at or beyond the length are masked. A *causal mask* lets position
 ``i`` attend to positions ``<= i`` only. Boolean masks follow
 ``scaled_dot_product_attention``: ``True`` means "may attend".
 
+Valid lengths are whole numbers in ``[0, K]``: an integer tensor, or a float
+tensor holding whole numbers (``d2l``'s BERT data stores lengths as floats).
+Anything else -- a negative, fractional, NaN or infinite length, one longer
+than the number of keys, a list instead of a tensor, a wrong shape -- is an
+error, never a silently different mask. A length of ``0`` masks *every* key:
+that query has nothing to attend to. The explicit matrix form then gives it
+uniform weights ``1/K`` (every score is -1e6, as in ``d2l``; never NaN), so its
+output is the mean of the values; the fused kernel of
+:class:`MultiHeadAttention` gives zeros. Such a query is padding itself:
+whatever it returns must be ignored downstream.
+
 Two ways to compute the same attention. The explicit matrix form
 (``masked_softmax`` of the scores, then a batched product) is what the
 chapters derive, and it exposes the weights. ``MultiHeadAttention`` defaults
@@ -35,6 +46,7 @@ book's code runs unchanged; the tests check every class against ``d2l`` and
 from __future__ import annotations
 
 import math
+import numbers
 
 import torch
 from torch import nn
@@ -49,10 +61,124 @@ __all__ = [
 ]
 
 
-# ----------------------------------------------------------------------------- masks
+# ------------------------------------------------------------------------ input checks
+# Shared with d2lt.seq2seq and d2lt.bahdanau (imports run tasks -> models -> attention).
+# Each check looks at shapes, dtypes and devices only, except the lengths and ids checks,
+# which take one min/max reduction per call.
+
+_INT_DTYPES = (torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64)
+
 
 def _shape(x):
     return tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+
+
+def _what(x) -> str:
+    """An argument as an error message names it: dtype and shape of a tensor, else type and value."""
+    if isinstance(x, torch.Tensor):
+        return f"a {str(x.dtype).replace('torch.', '')} tensor of shape {tuple(x.shape)} on {x.device}"
+    r = repr(x)
+    return f"{type(x).__name__} {r if len(r) <= 60 else r[:57] + '...'}"
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+
+
+def _int_arg(v, name, low=1, high=None) -> int:
+    """``v`` as an int in ``[low, high]``; TypeError for a non-int (bool included), ValueError out of range."""
+    rng = f">= {low}" if high is None else f"in [{low}, {high}]"
+    if not _is_int(v):
+        raise TypeError(f"{name} must be an int {rng}, got {_what(v)}")
+    if v < low or (high is not None and v > high):
+        raise ValueError(f"{name} must be an int {rng}, got {v!r}")
+    return int(v)
+
+
+def _bool_arg(v, name) -> bool:
+    if not isinstance(v, bool):
+        raise TypeError(f"{name} must be True or False, got {_what(v)}")
+    return v
+
+
+def _dropout_arg(p, name="dropout") -> float:
+    """A dropout probability in ``[0, 1)`` (1 would drop everything; NaN compares false and is refused)."""
+    if not isinstance(p, numbers.Real) or isinstance(p, bool):
+        raise TypeError(f"{name} must be a number in [0, 1), got {_what(p)}")
+    if not 0.0 <= p < 1.0:
+        raise ValueError(f"{name} must be a probability in [0, 1), got {p!r}")
+    return float(p)
+
+
+def _opt_size(v, name):
+    """None (infer the width at the first call) or a positive int."""
+    return None if v is None else _int_arg(v, name)
+
+
+def _check_lengths(lens, name, shapes, expected, low, high, why=""):
+    """Check a tensor of lengths: shape one of ``shapes``, whole values in ``[low, high]``.
+
+    ``expected`` describes the allowed shapes for the message, ``why`` the range. Integer
+    tensors, and float tensors holding whole numbers, are lengths; bool and complex are not.
+    One reduction (and one host sync) per call; none for an empty tensor.
+    """
+    if not isinstance(lens, torch.Tensor):
+        raise TypeError(f"{name} must be a tensor of shape {expected}, got {_what(lens)}")
+    if tuple(lens.shape) not in shapes:
+        raise ValueError(f"{name} must be a tensor of shape {expected}, got {_what(lens)}")
+    if lens.dtype not in _INT_DTYPES and not lens.is_floating_point():
+        raise TypeError(f"{name} must hold integer lengths (an integer tensor), got {_what(lens)}")
+    if lens.numel() == 0:
+        return
+    lo, hi = torch.aminmax(lens)
+    if lens.is_floating_point():
+        not_whole = lens != lens.floor()  # True at fractions and at NaN
+        lo, hi, frac = torch.stack([lo, hi, not_whole.any().to(lens.dtype)]).tolist()
+        if frac:
+            bad = lens[not_whole][0].item()
+            raise ValueError(f"{name} must hold whole numbers (lengths), got {bad!r} in {_what(lens)}")
+    else:
+        lo, hi = torch.stack([lo, hi]).tolist()
+    if lo < low or hi > high:
+        raise ValueError(f"{name} must lie in [{low}, {high}]{why}, got min {lo:g}, max {hi:g}")
+
+
+def _check_float_tensor(x, name, dims, expected):
+    """A floating-point tensor with ``dims`` dimensions (``expected`` names the shape)."""
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{name} must be a tensor of shape {expected}, got {_what(x)}")
+    if x.dim() != dims:
+        raise ValueError(f"{name} must be a tensor of shape {expected}, got {_what(x)}")
+    if not x.is_floating_point():
+        raise TypeError(f"{name} must be a floating-point tensor (scores, features), got {_what(x)}")
+
+
+def _check_device(x, name, param, owner):
+    """``x`` is on the device of ``param`` (a layer's weight). Dtypes are left to torch: under
+    ``torch.autocast`` float16 inputs meet float32 weights by design."""
+    if isinstance(param, nn.parameter.UninitializedParameter):
+        return
+    if x.device != param.device:
+        raise ValueError(f"{name} is on {x.device} but {owner} is on {param.device}: move one of them "
+                         f"with .to(...)")
+
+
+def _check_device_arg(device):
+    """None, a str or a torch.device, as a torch.device (None stays None)."""
+    if device is None or isinstance(device, torch.device):
+        return device
+    if not isinstance(device, str):
+        raise TypeError(f"device must be None, a str such as 'cpu' or a torch.device, got {_what(device)}")
+    try:
+        return torch.device(device)
+    except RuntimeError as e:  # torch's message for a malformed device string
+        raise ValueError(f"device must name a torch device such as 'cpu' or 'cuda:0', got {device!r}") from e
+
+
+# ----------------------------------------------------------------------------- masks
+
+def _lens_expected(B, Q):
+    return f"({B},) (one length per batch row) or ({B}, {Q}) (one per query)"
 
 
 def padding_mask(valid_lens, num_queries: int, num_keys: int) -> torch.Tensor:
@@ -60,17 +186,23 @@ def padding_mask(valid_lens, num_queries: int, num_keys: int) -> torch.Tensor:
 
     ``valid_lens`` of shape ``(B,)`` gives ``(B, 1, K)`` (one length for every
     query of a row, broadcast over queries); shape ``(B, Q)`` gives ``(B, Q, K)``.
+    Lengths are whole numbers in ``[0, K]``; a length of 0 masks every key of its row.
     """
+    Q = _int_arg(num_queries, "num_queries", low=0)
+    K = _int_arg(num_keys, "num_keys")
     if not isinstance(valid_lens, torch.Tensor):
-        raise ValueError(f"valid_lens must be a tensor of shape (B,) or (B, {num_queries}), "
-                         f"got {_shape(valid_lens)}")
-    keys = torch.arange(num_keys, device=valid_lens.device)  # (K,)
+        raise TypeError(f"valid_lens must be a tensor of shape (B,) or (B, {Q}) (one length per row, "
+                        f"or per query), got {_what(valid_lens)}")
+    if not (valid_lens.dim() == 1 or (valid_lens.dim() == 2 and valid_lens.shape[1] == Q)):
+        raise ValueError(f"valid_lens must have shape (B,) or (B, {Q}) (one length per row, "
+                         f"or per query), got {_shape(valid_lens)}")
+    B = valid_lens.shape[0]
+    _check_lengths(valid_lens, "valid_lens", ((B,), (B, Q)), _lens_expected(B, Q), 0, K,
+                   f" (0 masks every key; there are {K} keys)")
+    keys = torch.arange(K, device=valid_lens.device)  # (K,)
     if valid_lens.dim() == 1:
         return keys < valid_lens[:, None, None]  # (B, 1, K)
-    if valid_lens.dim() == 2 and valid_lens.shape[1] == num_queries:
-        return keys < valid_lens[:, :, None]  # (B, Q, K)
-    raise ValueError(f"valid_lens must have shape (B,) or (B, {num_queries}) "
-                     f"(one length per row, or per query), got {_shape(valid_lens)}")
+    return keys < valid_lens[:, :, None]  # (B, Q, K)
 
 
 def causal_mask(T: int, device=None, num_keys: int | None = None) -> torch.Tensor:
@@ -80,25 +212,35 @@ def causal_mask(T: int, device=None, num_keys: int | None = None) -> torch.Tenso
     (aligned to the lower right, as when decoding with a key-value cache):
     query i sees keys ``<= i + K - T``. ``K`` defaults to ``T``.
     """
-    K = T if num_keys is None else num_keys
-    if T < 0 or K < T:
+    T = _int_arg(T, "T", low=0)
+    K = T if num_keys is None else _int_arg(num_keys, "num_keys", low=0)
+    if K < T:
         raise ValueError(f"causal_mask needs 0 <= T <= num_keys, got T={T}, num_keys={K}")
+    device = _check_device_arg(device)
     q = torch.arange(T, device=device)[:, None] + (K - T)  # absolute position of each query
     return torch.arange(K, device=device)[None, :] <= q  # (T, K)
 
 
-def _check_valid_lens(valid_lens, B, Q):
-    """Raise ValueError unless ``valid_lens`` is None, ``(B,)`` or ``(B, Q)``."""
+def _check_valid_lens(valid_lens, B, Q, K):
+    """Raise unless ``valid_lens`` is None, or ``(B,)`` / ``(B, Q)`` whole numbers in ``[0, K]``."""
     if valid_lens is None:
         return
-    if not isinstance(valid_lens, torch.Tensor) or valid_lens.shape not in ((B,), (B, Q)):
-        raise ValueError(f"valid_lens must be None or a tensor of shape ({B},) (one length per "
-                         f"batch row) or ({B}, {Q}) (one per query), got {_shape(valid_lens)}")
+    expected = _lens_expected(B, Q)
+    if not isinstance(valid_lens, torch.Tensor):
+        raise TypeError(f"valid_lens must be None or a tensor of shape {expected}, got {_what(valid_lens)}")
+    if valid_lens.shape not in ((B,), (B, Q)):
+        raise ValueError(f"valid_lens must be None or a tensor of shape {expected}, got {_shape(valid_lens)}")
+    _check_lengths(valid_lens, "valid_lens", ((B,), (B, Q)), expected, 0, K,
+                   f" (0 masks every key; there are {K} keys)")
 
 
 def _make_mask(valid_lens, Q, K, is_causal, device):
-    """The boolean mask (True = attend) for valid_lens and/or causality, or None."""
-    mask = None if valid_lens is None else padding_mask(valid_lens.to(device), Q, K)  # (B, 1|Q, K)
+    """The boolean mask (True = attend) for checked valid_lens and/or causality, or None."""
+    mask = None
+    if valid_lens is not None:
+        keys = torch.arange(K, device=device)
+        lens = valid_lens.to(device)
+        mask = keys < (lens[:, None, None] if lens.dim() == 1 else lens[:, :, None])  # (B, 1|Q, K)
     if is_causal:
         c = causal_mask(Q, device, num_keys=K)  # (Q, K)
         mask = c if mask is None else mask & c
@@ -108,8 +250,29 @@ def _make_mask(valid_lens, Q, K, is_causal, device):
 def softmax_with_mask(scores, mask):
     """Softmax over the last axis; where the boolean ``mask`` is False (``None``: keep all) the
     score is first replaced by MASK_VALUE (or the dtype's lowest value where -1e6 does not fit,
-    as in float16), so a fully masked row gets uniform weights, never NaN."""
+    as in float16), so a fully masked row gets uniform weights, never NaN.
+
+    ``mask`` must be a bool tensor on the device of ``scores`` that broadcasts to its shape.
+    """
+    if not isinstance(scores, torch.Tensor) or scores.dim() < 1:
+        raise TypeError(f"scores must be a tensor with at least one dimension, got {_what(scores)}")
+    if not scores.is_floating_point():
+        raise TypeError(f"scores must be a floating-point tensor, got {_what(scores)}")
+    if scores.shape[-1] == 0:
+        raise ValueError(f"scores has no keys (last dimension 0): nothing to take a softmax over, "
+                         f"got {_what(scores)}")
     if mask is not None:
+        if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool:
+            raise TypeError(f"mask must be None or a bool tensor (True = may attend), got {_what(mask)}")
+        try:
+            fits = torch.broadcast_shapes(mask.shape, scores.shape) == scores.shape
+        except RuntimeError:
+            fits = False
+        if not fits:
+            raise ValueError(f"mask of shape {tuple(mask.shape)} does not broadcast to the scores' shape "
+                             f"{tuple(scores.shape)}")
+        if mask.device != scores.device:
+            raise ValueError(f"mask is on {mask.device} but scores are on {scores.device}")
         scores = scores.masked_fill(~mask, max(MASK_VALUE, torch.finfo(scores.dtype).min))
     return F.softmax(scores, dim=-1)
 
@@ -117,31 +280,37 @@ def softmax_with_mask(scores, mask):
 def masked_softmax(X, valid_lens=None):
     """Softmax over the last axis of ``X`` (B, Q, K), ignoring keys past ``valid_lens``.
 
-    ``valid_lens`` is None, ``(B,)`` (per batch row) or ``(B, Q)`` (per query).
-    Masked scores are replaced by -1e6 (as in ``d2l.masked_softmax``), so their
-    weight is 0; a row with no valid key gets uniform weights. ``X`` is not
-    modified (``d2l``'s version writes into it).
+    ``valid_lens`` is None, ``(B,)`` (per batch row) or ``(B, Q)`` (per query),
+    whole numbers in ``[0, K]``. Masked scores are replaced by -1e6 (as in
+    ``d2l.masked_softmax``), so their weight is 0; a row of length 0 (no valid
+    key) gets uniform weights ``1/K``. ``X`` is not modified (``d2l``'s version
+    writes into it).
     """
-    if not isinstance(X, torch.Tensor) or X.dim() != 3:
-        raise ValueError(f"X must be a tensor of shape (B, Q, K), got {_shape(X)}")
+    _check_float_tensor(X, "X", 3, "(B, Q, K)")
     B, Q, K = X.shape
-    _check_valid_lens(valid_lens, B, Q)
+    if K == 0:
+        raise ValueError(f"X has no keys (K = 0): nothing to take a softmax over, got {_what(X)}")
+    _check_valid_lens(valid_lens, B, Q, K)
     return softmax_with_mask(X, _make_mask(valid_lens, Q, K, False, X.device))
 
 
 def _check_qkv(queries, keys, values, same_width=True):
     for name, t in (("queries", queries), ("keys", keys), ("values", values)):
-        if not isinstance(t, torch.Tensor) or t.dim() != 3:
-            raise ValueError(f"{name} must be a tensor of shape (batch, n, width), got {_shape(t)}")
+        _check_float_tensor(t, name, 3, "(batch, n, width)")
     if not (queries.shape[0] == keys.shape[0] == values.shape[0]):
         raise ValueError(f"queries, keys and values must have the same batch size, got "
                          f"{tuple(queries.shape)}, {tuple(keys.shape)}, {tuple(values.shape)}")
     if keys.shape[1] != values.shape[1]:
         raise ValueError(f"keys and values must have the same number of items, got keys "
                          f"{tuple(keys.shape)} and values {tuple(values.shape)}")
+    if keys.shape[1] == 0:
+        raise ValueError(f"keys must hold at least one item to attend to, got shape {tuple(keys.shape)}")
     if same_width and queries.shape[-1] != keys.shape[-1]:
         raise ValueError(f"queries and keys must have the same width to take dot products, got "
                          f"queries {tuple(queries.shape)} and keys {tuple(keys.shape)}")
+    if not (queries.device == keys.device == values.device):
+        raise ValueError(f"queries, keys and values must be on one device, got {queries.device}, "
+                         f"{keys.device}, {values.device}")
 
 
 # ---------------------------------------------------------------- single-head attention
@@ -156,15 +325,17 @@ class DotProductAttention(nn.Module):
 
     def __init__(self, dropout=0.0):
         super().__init__()
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = nn.Dropout(_dropout_arg(dropout))
         self.attention_weights = None
 
     def forward(self, queries, keys, values, valid_lens=None, is_causal=False):
         _check_qkv(queries, keys, values)
+        _bool_arg(is_causal, "is_causal")
         B, Q, d = queries.shape
-        _check_valid_lens(valid_lens, B, Q)
+        K = keys.shape[1]
+        _check_valid_lens(valid_lens, B, Q, K)
         scores = torch.bmm(queries, keys.transpose(1, 2)) / math.sqrt(d)  # (B, Q, K)
-        mask = _make_mask(valid_lens, Q, keys.shape[1], is_causal, queries.device)
+        mask = _make_mask(valid_lens, Q, K, is_causal, queries.device)
         self.attention_weights = softmax_with_mask(scores, mask)  # (B, Q, K)
         return torch.bmm(self.dropout(self.attention_weights), values)  # (B, Q, v)
 
@@ -174,6 +345,18 @@ def _linear(in_features, out_features, bias):
     if in_features is None:
         return nn.LazyLinear(out_features, bias=bias)
     return nn.Linear(in_features, out_features, bias=bias)
+
+
+def _check_widths(inputs, owner):
+    """Each ``(name, x, layer)``: ``x`` fits ``layer`` (width, device) unless the layer is lazy."""
+    for name, x, layer in inputs:
+        w = layer.weight
+        if isinstance(w, nn.parameter.UninitializedParameter):
+            continue
+        if x.shape[-1] != w.shape[1]:
+            raise ValueError(f"{name} must have width {w.shape[1]} (the input width of {owner}.W_"
+                             f"{name[0]}), got shape {tuple(x.shape)}")
+        _check_device(x, name, w, f"{owner}.W_{name[0]}")
 
 
 class AdditiveAttention(nn.Module):
@@ -187,6 +370,9 @@ class AdditiveAttention(nn.Module):
 
     def __init__(self, num_hiddens, dropout=0.0, query_size=None, key_size=None):
         super().__init__()
+        num_hiddens = _int_arg(num_hiddens, "num_hiddens")
+        dropout = _dropout_arg(dropout)
+        query_size, key_size = _opt_size(query_size, "query_size"), _opt_size(key_size, "key_size")
         self.W_k = _linear(key_size, num_hiddens, bias=False)
         self.W_q = _linear(query_size, num_hiddens, bias=False)
         self.w_v = nn.Linear(num_hiddens, 1, bias=False)
@@ -195,18 +381,29 @@ class AdditiveAttention(nn.Module):
 
     def forward(self, queries, keys, values, valid_lens=None):
         _check_qkv(queries, keys, values, same_width=False)
-        _check_valid_lens(valid_lens, queries.shape[0], queries.shape[1])
+        _check_widths((("queries", queries, self.W_q), ("keys", keys, self.W_k)), "AdditiveAttention")
+        _check_valid_lens(valid_lens, queries.shape[0], queries.shape[1], keys.shape[1])
         queries, keys = self.W_q(queries), self.W_k(keys)  # (B, Q, H), (B, K, H)
         features = torch.tanh(queries.unsqueeze(2) + keys.unsqueeze(1))  # (B, Q, K, H)
         scores = self.w_v(features).squeeze(-1)  # (B, Q, K)
-        self.attention_weights = masked_softmax(scores, valid_lens)
+        self.attention_weights = softmax_with_mask(
+            scores, _make_mask(valid_lens, scores.shape[1], scores.shape[2], False, scores.device))
         return torch.bmm(self.dropout(self.attention_weights), values)  # (B, Q, v)
 
 
 # ------------------------------------------------------------------ multi-head attention
 
+def _check_heads_input(X, num_heads, what):
+    if not isinstance(X, torch.Tensor):
+        raise TypeError(f"X must be a tensor of shape {what}, got {_what(X)}")
+    if X.dim() != 3:
+        raise ValueError(f"X must be a tensor of shape {what}, got {_what(X)}")
+    return _int_arg(num_heads, "num_heads")
+
+
 def transpose_qkv(X, num_heads):
     """``(B, T, h*dh) -> (B*h, T, dh)``: split the width into heads, heads into the batch (d2l)."""
+    num_heads = _check_heads_input(X, num_heads, "(B, T, num_heads * head_width)")
     B, T, D = X.shape
     if D % num_heads:
         raise ValueError(f"width {D} of X {tuple(X.shape)} is not divisible by num_heads={num_heads}")
@@ -216,6 +413,7 @@ def transpose_qkv(X, num_heads):
 
 def transpose_output(X, num_heads):
     """Inverse of :func:`transpose_qkv`: ``(B*h, T, dh) -> (B, T, h*dh)``."""
+    num_heads = _check_heads_input(X, num_heads, "(B * num_heads, T, head_width)")
     Bh, T, dh = X.shape
     if Bh % num_heads:
         raise ValueError(f"first dimension of X {tuple(X.shape)} is not divisible by num_heads={num_heads}")
@@ -254,14 +452,18 @@ class MultiHeadAttention(nn.Module):
     def __init__(self, num_hiddens, num_heads, dropout=0.0, bias=False, *, query_size=None,
                  key_size=None, value_size=None, fused=True):
         super().__init__()
-        if num_heads < 1 or num_hiddens % num_heads:
+        num_hiddens, num_heads = _int_arg(num_hiddens, "num_hiddens"), _int_arg(num_heads, "num_heads")
+        if num_hiddens % num_heads:
             raise ValueError(f"num_hiddens must be divisible by num_heads, got num_hiddens={num_hiddens}, "
                              f"num_heads={num_heads}")
+        dropout, bias = _dropout_arg(dropout), _bool_arg(bias, "bias")
+        sizes = [_opt_size(s, n) for s, n in ((query_size, "query_size"), (key_size, "key_size"),
+                                              (value_size, "value_size"))]
         self.num_hiddens, self.num_heads = num_hiddens, num_heads
-        self.fused = fused
-        self.W_q = _linear(query_size, num_hiddens, bias)
-        self.W_k = _linear(key_size, num_hiddens, bias)
-        self.W_v = _linear(value_size, num_hiddens, bias)
+        self.fused = _bool_arg(fused, "fused")
+        self.W_q = _linear(sizes[0], num_hiddens, bias)
+        self.W_k = _linear(sizes[1], num_hiddens, bias)
+        self.W_v = _linear(sizes[2], num_hiddens, bias)
         self.W_o = nn.Linear(num_hiddens, num_hiddens, bias=bias)
         self.dropout = nn.Dropout(dropout)
         self._weights = None  # weights of the last explicit call
@@ -280,18 +482,15 @@ class MultiHeadAttention(nn.Module):
 
     def _check_inputs(self, queries, keys, values):
         _check_qkv(queries, keys, values, same_width=False)
-        for name, x, layer in (("queries", queries, self.W_q), ("keys", keys, self.W_k),
-                               ("values", values, self.W_v)):
-            w = layer.weight
-            if not isinstance(w, nn.parameter.UninitializedParameter) and x.shape[-1] != w.shape[1]:
-                raise ValueError(f"{name} must have width {w.shape[1]} (the input width of W_"
-                                 f"{name[0]}), got shape {tuple(x.shape)}")
+        _check_widths((("queries", queries, self.W_q), ("keys", keys, self.W_k),
+                       ("values", values, self.W_v)), "MultiHeadAttention")
 
     def forward(self, queries, keys, values, valid_lens=None, is_causal=False):
         self._check_inputs(queries, keys, values)
+        _bool_arg(is_causal, "is_causal")
         B, Q, _ = queries.shape
         K = keys.shape[1]
-        _check_valid_lens(valid_lens, B, Q)
+        _check_valid_lens(valid_lens, B, Q, K)
         q = self._split(self.W_q(queries))  # (B, h, Q, dh)
         k = self._split(self.W_k(keys))     # (B, h, K, dh)
         v = self._split(self.W_v(values))   # (B, h, K, dh)
@@ -337,12 +536,23 @@ def mha_from_torch(torch_mha: nn.MultiheadAttention, fused=True) -> MultiHeadAtt
 
     torch stacks ``[W_q; W_k; W_v]`` in ``in_proj_weight`` (or keeps them apart
     when key/value widths differ) and calls the output layer ``out_proj``. The
-    result uses ``batch_first`` tensors whatever the torch module's setting.
+    result always takes ``batch_first`` tensors ``(B, T, d)``, whatever the torch
+    module's ``batch_first``: a module built with ``batch_first=False`` reads
+    ``(T, B, d)``, so transpose its inputs and outputs to compare the two.
+    Biases must be all present (``bias=True``) or all absent: d2lt's module has one
+    ``bias`` switch for the four projections.
     """
+    if not isinstance(torch_mha, nn.MultiheadAttention):
+        raise TypeError(f"torch_mha must be a torch.nn.MultiheadAttention, got {type(torch_mha).__name__}")
     m = torch_mha
+    _bool_arg(fused, "fused")
     if m.bias_k is not None or m.add_zero_attn:
         raise ValueError("add_bias_kv and add_zero_attn have no counterpart in d2lt.MultiHeadAttention")
     d, bias = m.embed_dim, m.in_proj_bias is not None
+    if bias != (m.out_proj.bias is not None):
+        raise ValueError(f"torch_mha has {'an' if bias else 'no'} input-projection bias but "
+                         f"{'an' if m.out_proj.bias is not None else 'no'} out_proj bias: d2lt's "
+                         f"MultiHeadAttention has biases on all four projections or on none")
     ours = MultiHeadAttention(d, m.num_heads, m.dropout, bias=bias, query_size=d, key_size=m.kdim,
                               value_size=m.vdim, fused=fused)
     if m._qkv_same_embed_dim:
@@ -367,8 +577,7 @@ def sinusoidal_table(max_len: int, num_hiddens: int) -> torch.Tensor:
 
     ``P[pos, 2i] = sin(pos / 10000^(2i/d))``, ``P[pos, 2i+1] = cos(pos / 10000^(2i/d))``.
     """
-    if max_len < 1 or num_hiddens < 1:
-        raise ValueError(f"max_len and num_hiddens must be positive, got {max_len} and {num_hiddens}")
+    max_len, num_hiddens = _int_arg(max_len, "max_len"), _int_arg(num_hiddens, "num_hiddens")
     pos = torch.arange(max_len, dtype=torch.float32).reshape(-1, 1)
     angles = pos / torch.pow(10000, torch.arange(0, num_hiddens, 2, dtype=torch.float32) / num_hiddens)
     P = torch.zeros(max_len, num_hiddens)
@@ -377,35 +586,54 @@ def sinusoidal_table(max_len: int, num_hiddens: int) -> torch.Tensor:
     return P
 
 
+def _check_positions_input(X, P, kind):
+    """``X`` (B, T <= max_len, d) fits the table ``P`` (1, max_len, d): shape, float dtype, device."""
+    _, max_len, d = P.shape
+    expected = f"(B, T <= {max_len}, {d})"
+    if not isinstance(X, torch.Tensor):
+        raise TypeError(f"X must be a tensor of shape {expected}, got {_what(X)}")
+    if X.dim() != 3 or X.shape[-1] != d:
+        raise ValueError(f"X must have shape {expected}, got {_shape(X)}")
+    if X.shape[1] > max_len:
+        raise ValueError(f"X must have shape {expected}, got {_shape(X)}: {X.shape[1]} positions, but this "
+                         f"{kind} was built for max_len={max_len}; build it with max_len >= {X.shape[1]}")
+    if not X.is_floating_point():
+        raise TypeError(f"X must be a floating-point tensor (embeddings), got {_what(X)}")
+    if X.device != P.device:
+        raise ValueError(f"X is on {X.device} but the {kind} table is on {P.device}: move the module "
+                         f"with .to({str(X.device)!r})")
+
+
 class PositionalEncoding(nn.Module):
     """Adds the fixed sinusoidal table to ``X`` (B, T, num_hiddens), then dropout (as ``d2l``).
 
     ``P`` (1, max_len, num_hiddens) is a buffer: it follows ``.to(device)`` and is
-    not saved in the state dict (it is a function of the sizes).
+    not saved in the state dict (it is a function of the sizes). Inputs longer than
+    ``max_len`` positions are refused (build the module with a larger ``max_len``).
     """
 
     def __init__(self, num_hiddens, dropout=0.0, max_len=1000):
         super().__init__()
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = nn.Dropout(_dropout_arg(dropout))
         self.register_buffer("P", sinusoidal_table(max_len, num_hiddens).unsqueeze(0), persistent=False)
 
     def forward(self, X):
-        _, max_len, d = self.P.shape
-        if X.dim() != 3 or X.shape[-1] != d or X.shape[1] > max_len:
-            raise ValueError(f"X must have shape (B, T <= {max_len}, {d}), got {_shape(X)}")
+        _check_positions_input(X, self.P, "PositionalEncoding")
         return self.dropout(X + self.P[:, :X.shape[1]].to(X.dtype))
 
 
 class LearnedPositionalEncoding(nn.Module):
-    """Adds a trained vector per position (BERT, GPT): ``X + E[0:T]``, then dropout."""
+    """Adds a trained vector per position (BERT, GPT): ``X + E[0:T]``, then dropout.
+
+    Holds ``max_len`` positions; longer inputs are refused.
+    """
 
     def __init__(self, num_hiddens, dropout=0.0, max_len=1000):
         super().__init__()
-        self.dropout = nn.Dropout(dropout)
+        num_hiddens, max_len = _int_arg(num_hiddens, "num_hiddens"), _int_arg(max_len, "max_len")
+        self.dropout = nn.Dropout(_dropout_arg(dropout))
         self.P = nn.Parameter(torch.randn(1, max_len, num_hiddens) * 0.02)
 
     def forward(self, X):
-        _, max_len, d = self.P.shape
-        if X.dim() != 3 or X.shape[-1] != d or X.shape[1] > max_len:
-            raise ValueError(f"X must have shape (B, T <= {max_len}, {d}), got {_shape(X)}")
+        _check_positions_input(X, self.P, "LearnedPositionalEncoding")
         return self.dropout(X + self.P[:, :X.shape[1]].to(X.dtype))  # (B, T, d), in X's dtype

@@ -29,8 +29,9 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from .attention import AdditiveAttention, padding_mask, softmax_with_mask
-from .seq2seq import (Decoder, EncoderDecoder, Seq2SeqConfig, _check_ids, _check_lens, greedy_decode,
+from .attention import AdditiveAttention, _int_arg, _what, softmax_with_mask
+from .seq2seq import (Decoder, EncoderDecoder, Seq2SeqConfig, _check_encoder_outputs, _check_ids, _check_lens,
+                      _check_model, _check_sizes, _check_vocab, _check_vocab_fits, _model_device, greedy_decode,
                       init_seq2seq, rnn_seq2seq)
 from .text import Vocab, encode, tokenize
 
@@ -56,12 +57,7 @@ class Seq2SeqAttentionDecoder(Decoder):
 
     def __init__(self, vocab_size, embed_size, num_hiddens, num_layers, dropout=0.0):
         super().__init__()
-        for name, v in (("vocab_size", vocab_size), ("embed_size", embed_size),
-                        ("num_hiddens", num_hiddens), ("num_layers", num_layers)):
-            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-                raise ValueError(f"{name} must be a positive int, got {v!r}")
-        if not 0.0 <= dropout < 1.0:
-            raise ValueError(f"dropout must be in [0, 1), got {dropout!r}")
+        _check_sizes(vocab_size, embed_size, num_hiddens, num_layers, dropout)
         self.num_hiddens, self.num_layers = num_hiddens, num_layers
         self.attention = AdditiveAttention(num_hiddens, dropout, query_size=num_hiddens, key_size=num_hiddens)
         self.embedding = nn.Embedding(vocab_size, embed_size)
@@ -78,21 +74,15 @@ class Seq2SeqAttentionDecoder(Decoder):
         return self._attention_weights
 
     def init_state(self, enc_all_outputs, enc_valid_lens=None) -> AttentionState:
-        if not (isinstance(enc_all_outputs, (tuple, list)) and len(enc_all_outputs) == 2):
-            raise TypeError("enc_all_outputs must be the encoder's (outputs (B, Ts, H), state (L, B, H)), "
-                            f"got {type(enc_all_outputs).__name__}")
+        B, Ts = _check_encoder_outputs(enc_all_outputs, self.num_layers, self.num_hiddens,
+                                       self.attention.W_k.weight)
         enc_outputs, hidden = enc_all_outputs
-        H, L = self.num_hiddens, self.num_layers
-        if not isinstance(enc_outputs, torch.Tensor) or enc_outputs.dim() != 3 or enc_outputs.shape[-1] != H:
-            got = tuple(enc_outputs.shape) if isinstance(enc_outputs, torch.Tensor) else type(enc_outputs).__name__
-            raise ValueError(f"encoder outputs must have shape (B, Ts, {H}), got {got}")
-        B, Ts, _ = enc_outputs.shape
-        if not isinstance(hidden, torch.Tensor) or tuple(hidden.shape) != (L, B, H):
-            got = tuple(hidden.shape) if isinstance(hidden, torch.Tensor) else type(hidden).__name__
-            raise ValueError(f"encoder state must have shape ({L}, {B}, {H}) (layers, batch, hidden), got {got}")
         _check_lens(enc_valid_lens, B, Ts, "enc_valid_lens")
         keys = self.attention.W_k(enc_outputs)  # (B, Ts, H), once per sentence, not once per step
-        mask = None if enc_valid_lens is None else padding_mask(enc_valid_lens.to(enc_outputs.device), 1, Ts)
+        mask = None
+        if enc_valid_lens is not None:  # (B, 1, Ts), True at real source tokens
+            lens = enc_valid_lens.to(enc_outputs.device)
+            mask = torch.arange(Ts, device=enc_outputs.device) < lens[:, None, None]
         return AttentionState(enc_outputs, keys, mask, hidden)
 
     def attend(self, query, state: AttentionState):
@@ -101,6 +91,15 @@ class Seq2SeqAttentionDecoder(Decoder):
         Equal to ``self.attention(query[:, None], enc_outputs, enc_outputs, enc_valid_lens)``
         but reuses the keys projected in :meth:`init_state`.
         """
+        if not isinstance(state, AttentionState):
+            raise TypeError(f"state must come from init_state (an AttentionState), got {type(state).__name__}")
+        B, H = state.hidden.shape[1], self.num_hiddens
+        if not isinstance(query, torch.Tensor):
+            raise TypeError(f"query must be a tensor of shape ({B}, {H}) (the decoder state), got {_what(query)}")
+        if tuple(query.shape) != (B, H):
+            raise ValueError(f"query must be a tensor of shape ({B}, {H}) (the decoder state), got {_what(query)}")
+        if query.device != state.keys.device:
+            raise ValueError(f"query is on {query.device} but the state is on {state.keys.device}")
         q = self.attention.W_q(query)  # (B, H)
         features = torch.tanh(state.keys + q.unsqueeze(1))  # (B, Ts, H)
         scores = self.attention.w_v(features).transpose(1, 2)  # (B, 1, Ts)
@@ -109,11 +108,16 @@ class Seq2SeqAttentionDecoder(Decoder):
         return context, weights
 
     def forward(self, X, state: AttentionState):
-        _check_ids(X)
+        _check_ids(X, "X", self.embedding, "the decoder")
         if not isinstance(state, AttentionState):
             raise TypeError(f"state must come from init_state (an AttentionState), got {type(state).__name__}")
         if X.shape[0] != state.hidden.shape[1]:
             raise ValueError(f"X has batch size {X.shape[0]} but the state was built for {state.hidden.shape[1]}")
+        if tuple(state.hidden.shape[::2]) != (self.num_layers, self.num_hiddens):
+            raise ValueError(f"state.hidden must have shape ({self.num_layers}, B, {self.num_hiddens}), got "
+                             f"{tuple(state.hidden.shape)}")
+        if state.hidden.device != X.device:
+            raise ValueError(f"X is on {X.device} but the state is on {state.hidden.device}")
         embs = self.embedding(X)  # (B, T, E)
         hidden = state.hidden
         outputs, self._attention_weights = [], []
@@ -144,9 +148,14 @@ def align(model: EncoderDecoder, sentence: str, src_vocab: Vocab, tgt_vocab: Voc
     """
     if not isinstance(sentence, str):
         raise TypeError(f"sentence must be a str, got {type(sentence).__name__}")
+    _check_model(model)
     if not hasattr(model.decoder, "attention_weights"):
         raise TypeError(f"the model's decoder ({type(model.decoder).__name__}) keeps no attention weights")
-    device = next(model.parameters()).device
+    _check_vocab(src_vocab, "src_vocab")
+    _check_vocab(tgt_vocab, "tgt_vocab")
+    _check_vocab_fits(model, src_vocab, tgt_vocab)
+    src_steps, max_steps = _int_arg(src_steps, "src_steps"), _int_arg(max_steps, "max_steps")
+    device = _model_device(model)
     src, src_len = encode([tokenize(sentence)], src_vocab, src_steps, eos=True)
     ids, attn = greedy_decode(model, src.to(device), src_len.to(device), tgt_vocab.bos, tgt_vocab.eos,
                               max_steps, save_attention=True)

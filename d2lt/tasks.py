@@ -12,8 +12,10 @@ from dataclasses import dataclass
 
 import torch
 
+from .attention import _int_arg, _what
 from .bahdanau import Seq2SeqAttentionDecoder
-from .seq2seq import PairTensors, Seq2SeqConfig, Seq2SeqDecoder, pair_tensors, rnn_seq2seq
+from .seq2seq import (PairTensors, Seq2SeqConfig, Seq2SeqDecoder, _check_pairs, _check_vocab, pair_tensors,
+                      rnn_seq2seq)
 from .text import Vocab, tokenize
 
 # --------------------------------------------------------------------------- the verse task
@@ -30,6 +32,38 @@ class TranslationTask:
     tgt_steps: int
     train: PairTensors
 
+    def __post_init__(self):
+        """The invariants every task keeps (a task edited by hand is checked again by :meth:`check`)."""
+        self.check()
+
+    def check(self):
+        """Raise TypeError/ValueError unless the parts of the task fit together.
+
+        Pairs are non-empty lists of ``(source, target, ...)`` strings; the vocabularies are
+        ``Vocab``s; ``train`` is a :class:`PairTensors` with one row per training pair, ``src_steps``
+        source and ``tgt_steps`` target columns, and ids inside the vocabularies.
+        """
+        _check_pairs(self.train_pairs, "train_pairs")
+        _check_pairs(self.test_pairs, "test_pairs")
+        _check_vocab(self.src_vocab, "src_vocab")
+        _check_vocab(self.tgt_vocab, "tgt_vocab")
+        _int_arg(self.src_steps, "src_steps")
+        _int_arg(self.tgt_steps, "tgt_steps")
+        t = self.train
+        if not isinstance(t, PairTensors):
+            raise TypeError(f"train must be a d2lt.seq2seq.PairTensors, got {_what(t)}")
+        if len(t) != len(self.train_pairs):
+            raise ValueError(f"train has {len(t)} rows but there are {len(self.train_pairs)} train_pairs")
+        if t.src.shape[1] != self.src_steps or t.tgt.shape[1] != self.tgt_steps:
+            raise ValueError(f"train must have {self.src_steps} source and {self.tgt_steps} target steps, got "
+                             f"src {tuple(t.src.shape)} and tgt {tuple(t.tgt.shape)}")
+        for name, ids, vocab in (("src", t.src, self.src_vocab), ("dec_in", t.dec_in, self.tgt_vocab),
+                                 ("tgt", t.tgt, self.tgt_vocab)):
+            if ids.numel() and (int(ids.min()) < 0 or int(ids.max()) >= len(vocab)):
+                raise ValueError(f"train.{name} holds ids outside [0, {len(vocab) - 1}] (its vocabulary): "
+                                 f"min {int(ids.min())}, max {int(ids.max())}")
+        return self
+
     def settings(self) -> dict:
         """What a checkpoint must agree on besides the model config."""
         return {"src_vocab": len(self.src_vocab), "tgt_vocab": len(self.tgt_vocab),
@@ -39,6 +73,11 @@ class TranslationTask:
 
 def fingerprint_tokens(tokens) -> str:
     """A short hash of a token list (a vocabulary's identity in a checkpoint config)."""
+    if isinstance(tokens, str) or not isinstance(tokens, (list, tuple)):
+        raise TypeError(f"tokens must be a list of str, got {_what(tokens)}")
+    for i, t in enumerate(tokens):
+        if not isinstance(t, str):
+            raise TypeError(f"tokens[{i}] must be a str, got {_what(t)}")
     return hashlib.sha256("\n".join(tokens).encode()).hexdigest()[:12]
 
 
@@ -46,16 +85,20 @@ def translation_task(train_pairs, test_pairs, min_freq: int = 2, src_steps=None,
                      max_vocab: int | None = None) -> TranslationTask:
     """Build vocabularies on the training side and pad both sets (lengths from the data if not given).
 
-    ``train_pairs``/``test_pairs`` are sequences of ``(source, target, ...)``.
+    ``train_pairs``/``test_pairs`` are non-empty lists of ``(source, target, ...)`` whose first two
+    items are strings; ``src_steps``/``tgt_steps`` are None (the longest training sentence, plus
+    one for ``<eos>``) or positive ints.
     """
-    if not train_pairs or not test_pairs:
-        raise ValueError(f"need non-empty train and test pairs, got {len(train_pairs)} and {len(test_pairs)}")
+    _check_pairs(train_pairs, "train_pairs")
+    _check_pairs(test_pairs, "test_pairs")
+    src_steps = None if src_steps is None else _int_arg(src_steps, "src_steps")
+    tgt_steps = None if tgt_steps is None else _int_arg(tgt_steps, "tgt_steps")
     src_toks = [tokenize(p[0]) for p in train_pairs]
     tgt_toks = [tokenize(p[1]) for p in train_pairs]
     sv = Vocab(src_toks, min_freq=min_freq, max_size=max_vocab)
     tv = Vocab(tgt_toks, min_freq=min_freq, max_size=max_vocab)
-    src_steps = src_steps or max(map(len, src_toks)) + 1
-    tgt_steps = tgt_steps or max(map(len, tgt_toks)) + 1
+    src_steps = src_steps if src_steps is not None else max(map(len, src_toks)) + 1
+    tgt_steps = tgt_steps if tgt_steps is not None else max(map(len, tgt_toks)) + 1
     return TranslationTask(list(train_pairs), list(test_pairs), sv, tv, src_steps, tgt_steps,
                            pair_tensors(train_pairs, sv, tv, src_steps, tgt_steps))
 
@@ -65,9 +108,19 @@ VERSES = {"src": "web", "tgt": "lsg", "max_words": 25, "min_freq": 2, "max_vocab
 
 
 def verse_task(limit: int | None = None, **overrides) -> TranslationTask:
-    """The verse translation task of chapters 1-2 (``VERSES`` settings; ``limit`` trims the train split)."""
+    """The verse translation task of chapters 1-2 (``VERSES`` settings; ``overrides`` replace them).
+
+    ``limit`` (None or a positive int) keeps a fixed random subset of that many training pairs
+    (all of them if there are fewer); the vocabularies stay those of the whole training split,
+    so a model for the full task fits the trimmed one.
+    """
     from . import data
 
+    if limit is not None:
+        limit = _int_arg(limit, "limit")
+    unknown = sorted(set(overrides) - set(VERSES))
+    if unknown:
+        raise TypeError(f"verse_task got unknown settings {unknown}; the settings are {sorted(VERSES)}")
     s = {**VERSES, **overrides}
     train = data.load_verses(s["src"], s["tgt"], "train", max_words=s["max_words"])
     test = data.load_verses(s["src"], s["tgt"], "test", max_words=s["max_words"])
@@ -78,6 +131,8 @@ def verse_task(limit: int | None = None, **overrides) -> TranslationTask:
         keep = torch.randperm(len(task.train), generator=g)[:limit]
         t = task.train
         task.train = PairTensors(t.src[keep], t.src_len[keep], t.dec_in[keep], t.tgt[keep], t.tgt_len[keep])
+        task.train_pairs = [task.train_pairs[i] for i in keep.tolist()]  # row i of train is pair i
+        task.check()
     return task
 
 #: Source-length buckets (in tokens) for the verse experiment.
@@ -95,6 +150,10 @@ def verse_model(kind: str, task: TranslationTask):
     """
     from . import train
 
+    if not isinstance(kind, str):
+        raise TypeError(f"kind must be a str, one of {sorted(VERSE_CHECKPOINTS)}, got {_what(kind)}")
+    if not isinstance(task, TranslationTask):
+        raise TypeError(f"task must be a d2lt.tasks.TranslationTask (e.g. verse_task()), got {_what(task)}")
     if kind not in VERSE_CHECKPOINTS:
         raise ValueError(f"kind must be one of {sorted(VERSE_CHECKPOINTS)}, got {kind!r}")
     cfg = Seq2SeqConfig(len(task.src_vocab), len(task.tgt_vocab), embed_size=128, num_hiddens=256)

@@ -161,13 +161,13 @@ def test_bad_inputs_are_named():
     with pytest.raises(ValueError, match="enc_valid_lens must be a tensor of shape"):
         dec.init_state((enc_out, enc_state), torch.tensor([5]))
     state = dec.init_state((enc_out, enc_state), torch.tensor([5, 3]))
-    with pytest.raises(ValueError, match="integer tensor of shape"):
+    with pytest.raises(TypeError, match="integer tensor of shape"):
         dec(torch.randn(2, 3), state)
     with pytest.raises(ValueError, match="batch size 3"):
         dec(torch.zeros(3, 2, dtype=torch.long), state)
     with pytest.raises(TypeError, match="AttentionState"):
         dec(torch.zeros(2, 2, dtype=torch.long), (enc_out, enc_state))
-    with pytest.raises(ValueError, match="num_hiddens must be a positive int"):
+    with pytest.raises(ValueError, match="num_hiddens must be an int >= 1, got 0"):
         bahdanau.Seq2SeqAttentionDecoder(V_TGT, E, 0, 1)
     with pytest.raises(ValueError, match="dropout"):
         bahdanau.Seq2SeqAttentionDecoder(V_TGT, E, H, 1, dropout=1.5)
