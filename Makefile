@@ -15,11 +15,12 @@ JOBS ?= 2
 # pip prints a harmless "Location ... is ignored" line per package on this machine kind.
 QUIET_PIP := 2> >(grep -v 'is ignored: it is neither' >&2)
 
-.PHONY: help setup data test test-fast book lab sync clean checkpoints bench
+.PHONY: help setup data test test-fast book look lab sync clean checkpoints bench
 
 help:
-	@echo "make book   - execute every chapter and build the HTML book in _build/html"
+	@echo "make book   - execute every chapter and build the HTML book in _build/html (reads offline)"
 	@echo "make test   - unit tests, structural tests and every notebook (CI profile)"
+	@echo "make look   - screenshots and layout checks of the built book in Chromium (needs chromium)"
 	@echo "make lab    - open JupyterLab on the course"
 	@echo "make data   - fetch and prepare the pinned datasets (done by book/test)"
 	@echo "make sync   - regenerate the .ipynb files from their .md sources"
@@ -55,7 +56,13 @@ book: setup data
 	@rm -rf _build
 	@D2LT_OFFLINE=1 $(PY) scripts/execute_book.py _build/executed
 	@$(VENV)/bin/jupyter-book build _build/executed --path-output . -W -n --keep-going -q
+	@# The executed book must read offline too: no page may load from the network.
+	@D2LT_BOOK_HTML=_build/html $(PY) -m pytest -q tests/test_book.py
 	@echo "[book] open _build/html/index.html"
+
+# Not part of `make test`: needs a Chromium (Debian: apt-get install chromium).
+look: setup
+	@$(PY) book/browser_check.py _build/html --out _build/browser
 
 lab: setup data
 	@$(VENV)/bin/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root)

@@ -1,6 +1,7 @@
 """Structural tests of the course: paired sources, clean notebooks, exercises that check."""
 import os
 import re
+import unicodedata
 from pathlib import Path
 
 import jupytext
@@ -53,6 +54,89 @@ def test_chapter_shape(path):
     assert "plt." in code or "plot." in code, "a chapter has at least one figure"
     for kind in ("exercises", "solutions"):
         assert (ROOT / kind / path.name).exists(), f"chapter {path.name} has no {kind}/{path.name}"
+
+
+MAX_COLUMNS = 88  # the book's code column shows about 90 before it clips
+
+
+def columns(line: str) -> int:
+    """Width of a line on screen: wide (East Asian) characters take two, combining marks none."""
+    line = line.expandtabs(4)
+    return sum(0 if unicodedata.combining(ch) else
+               2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in line)
+
+
+def long_code_lines(nb, limit=MAX_COLUMNS):
+    """(cell number, code cell number, line number, width) of every code line over ``limit``."""
+    found, n_code = [], 0
+    for i, cell in enumerate(nb.cells, 1):
+        if cell.cell_type != "code":
+            continue
+        n_code += 1
+        for j, line in enumerate(cell.source.splitlines(), 1):
+            if columns(line) > limit:
+                found.append((i, n_code, j, columns(line)))
+    return found
+
+
+def test_columns_count_what_the_reader_sees():
+    assert columns("x" * 88) == 88 and columns("\tx") == 5
+    assert columns("é" * 10) == 10 and columns("e\u0301") == 1 and columns("注意") == 4
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("y" * 200),
+                                         nbformat.v4.new_code_cell("ok\n" + "z" * 89)])
+    assert long_code_lines(nb) == [(2, 1, 2, 89)]
+
+
+def md_code_starts(md_text: str) -> list:
+    """0-based index, in a MyST source, of the first code line of each code cell."""
+    lines, starts, i = md_text.splitlines(), [], 0
+    while i < len(lines):
+        if lines[i].startswith("```{code-cell}"):
+            i += 1
+            if i < len(lines) and lines[i].strip() == "---":  # a YAML options block
+                i += 1
+                while i < len(lines) and lines[i].strip() != "---":
+                    i += 1
+                i += 1
+            while i < len(lines) and lines[i].startswith(":") and ":" in lines[i][1:]:
+                i += 1  # short options (:tags: [...])
+            starts.append(i)
+        i += 1
+    return starts
+
+
+def _md_line(md_lines, starts, code_cell, line, text):
+    """1-based line in the .md source of a code line, if the source agrees."""
+    if code_cell <= len(starts):
+        n = starts[code_cell - 1] + line - 1
+        if n < len(md_lines) and md_lines[n] == text:
+            return n + 1
+    return None
+
+
+def test_md_code_starts_finds_each_cells_first_line():
+    md = ("# t\n```{code-cell} ipython3\nx = 1\n```\n\n```{code-cell} ipython3\n"
+          ":tags: [check]\n\ny = 2\n```\n```{code-cell} ipython3\n---\ntags: [a]\n---\nz\n```\n")
+    lines = md.splitlines()
+    assert [lines[i] for i in md_code_starts(md)] == ["x = 1", "", "z"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
+def test_code_lines_fit_the_page(path):
+    """Every code line is at most 88 columns: longer ones are clipped in the HTML book."""
+    nb = nbformat.read(path, as_version=4)
+    rel = path.relative_to(ROOT).as_posix()
+    md = path.with_suffix(".md")
+    md_text = md.read_text(encoding="utf-8") if md.exists() else ""
+    md_lines, starts = md_text.splitlines(), md_code_starts(md_text)
+    bad = []
+    for i, k, j, w in long_code_lines(nb):
+        code = [c for c in nb.cells if c.cell_type == "code"][k - 1].source.splitlines()[j - 1]
+        where = _md_line(md_lines, starts, k, j, code)
+        bad.append(f"{rel}: cell {i} (code cell {k}), line {j}: {w} columns"
+                   + (f" ({md.name} line {where})" if where else ""))
+    assert not bad, (f"{len(bad)} code line(s) over {MAX_COLUMNS} columns; wrap them in "
+                     f"{path.with_suffix('.md').name}:\n" + "\n".join(bad))
 
 
 def _check_cells(nb):
