@@ -12,23 +12,31 @@ that map a sequence of ``n`` vectors of width ``d`` to another such sequence
 
 and, in their Section 4, a separable convolution costs O(k n d + n d^2).
 
+Every public function checks its inputs and raises ``TypeError`` (wrong type) or
+``ValueError`` (wrong shape, out of range, NaN/inf, empty) saying what it expected and
+what it got.
+
 This module turns every column into something a notebook can count or time:
 
 * :func:`layer_flops` -- the leading-term FLOPs of each layer (2 per multiply-add,
-  the convention of ``torch.utils.flop_counter.FlopCounterMode``);
+  the convention of ``torch.utils.flop_counter.FlopCounterMode``), :func:`count_flops`
+  to count them while code runs, and :func:`break_even_length` to search where one
+  cost catches up with another;
 * :func:`op_depth` -- the critical path of the operations a function dispatches
   (the *minimum number of sequential operations*);
 * :func:`connectivity` / :func:`max_path_length` -- hops from the first to the
   last position through a stack of layers;
 * :func:`gradient_reach` -- ``||d y_last / d x_i||`` for every position ``i``;
 * :func:`time_call`, :func:`measure_scaling`, :func:`activation_bytes`,
-  :func:`cuda_peak_bytes` -- wall time and memory;
+  :func:`cuda_peak_bytes` -- wall time and memory; :func:`local_slopes` -- the slope of
+  a log-log curve between neighbouring sizes;
 * :func:`benchmark_attention` -- ``d2lt.attention.MultiHeadAttention`` against
   ``torch.nn.MultiheadAttention`` and plain ``scaled_dot_product_attention``.
 """
 from __future__ import annotations
 
 import math
+import numbers
 import statistics
 import time
 from dataclasses import dataclass
@@ -56,14 +64,101 @@ TABLE = (
 )
 
 
+def _describe(x):
+    """A short description of ``x`` for error messages: shape of a tensor, else type and value."""
+    if isinstance(x, torch.Tensor):
+        return f"a tensor of shape {tuple(x.shape)} and dtype {x.dtype}"
+    text = repr(x)
+    return f"{type(x).__name__} {text if len(text) <= 60 else text[:57] + '...'}"
+
+
+def _check_int(value, name, low=1):
+    """``value`` as an int ``>= low``; TypeError for a non-integer (bool included), ValueError below."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an int >= {low}, got {_describe(value)}")
+    if value < low:
+        raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
+    return int(value)
+
+
 def _check_pos_int(value, name):
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
+    return _check_int(value, name, 1)
+
+
+def _check_bool(value, name):
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False, got {_describe(value)}")
+    return value
+
+
+def _check_real(value, name, low=0.0, strict=False):
+    """``value`` as a finite float ``>= low`` (``> low`` with ``strict``)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {_describe(value)}")
+    value = float(value)
+    if not math.isfinite(value) or value < low or (strict and value == low):
+        raise ValueError(f"{name} must be a finite number {'>' if strict else '>='} {low}, got {value!r}")
+    return value
+
+
+def _check_callable(fn, name="fn"):
+    if not callable(fn):
+        raise TypeError(f"{name} must be callable, got {_describe(fn)}")
 
 
 def _check_kind(kind):
+    if not isinstance(kind, str):
+        raise TypeError(f"kind must be one of {KINDS}, got {_describe(kind)}")
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+
+
+def _check_tensor(t, name, dims=None, min_dims=None, shape_text=None):
+    """A non-empty floating-point tensor with ``dims`` (or at least ``min_dims``) axes and finite
+    values (not checked on the ``meta`` device, which holds no values)."""
+    shape_text = shape_text or (f"{dims}-D" if dims else f"at least {min_dims}-D")
+    if not isinstance(t, torch.Tensor):
+        raise TypeError(f"{name} must be a tensor of shape {shape_text}, got {_describe(t)}")
+    if (dims is not None and t.dim() != dims) or (min_dims is not None and t.dim() < min_dims):
+        raise ValueError(f"{name} must be a tensor of shape {shape_text}, got shape {tuple(t.shape)}")
+    if not t.is_floating_point():
+        raise TypeError(f"{name} must be a floating-point tensor, got dtype {t.dtype}")
+    if t.numel() == 0:
+        raise ValueError(f"{name} must not be empty, got shape {tuple(t.shape)}")
+    if t.device.type != "meta" and not _all_finite(t):
+        raise ValueError(f"{name} must hold finite values, got NaN or inf")
+
+
+def _all_finite(t):
+    """``torch.isfinite(t).all()``, hidden from dispatch modes (FLOP counter, ``op_depth``), so
+    that checking an input never shows up in what is being measured."""
+    from torch.utils._python_dispatch import _disable_current_modes
+    with _disable_current_modes():
+        return bool(torch.isfinite(t.detach()).all())
+
+
+def _check_sequence_batch(X, d, name="X"):
+    """``X`` of shape (B, n, d): the input every layer of this module takes."""
+    _check_tensor(X, name, dims=3, shape_text=f"(batch, n, {d})")
+    if X.shape[-1] != d:
+        raise ValueError(f"{name} must have width {d} (the layer's d), got shape {tuple(X.shape)}")
+
+
+def _check_device(device):
+    """``None`` or something ``torch.device`` accepts, naming a device that is present."""
+    if device is None:
+        return None
+    if not isinstance(device, (str, torch.device)):
+        raise TypeError(f"device must be None, a string or a torch.device, got {_describe(device)}")
+    try:
+        dev = torch.device(device)
+    except RuntimeError as err:
+        raise ValueError(f"device must name a torch device such as 'cpu' or 'cuda', got {device!r}") from err
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device {device!r} asked for, but CUDA is not available here")
+    if dev.type == "mps" and not torch.backends.mps.is_available():
+        raise ValueError(f"device {device!r} asked for, but MPS is not available here")
+    return dev
 
 
 def complexity_table():
@@ -85,8 +180,7 @@ def layer_flops(kind: str, n: int, d: int, k: int = 3, r: int = 16) -> int:
     * ``restricted``: each query scores and sums ``r`` neighbours: ``4 r n d``.
     """
     _check_kind(kind)
-    for value, name in ((n, "n"), (d, "d"), (k, "k"), (r, "r")):
-        _check_pos_int(value, name)
+    n, d, k, r = (_check_pos_int(v, name) for v, name in ((n, "n"), (d, "d"), (k, "k"), (r, "r")))
     macs = {
         "self_attention": 2 * n * n * d,
         "recurrent": 2 * n * d * d,
@@ -98,19 +192,56 @@ def layer_flops(kind: str, n: int, d: int, k: int = 3, r: int = 16) -> int:
 
 
 def crossover_length(d: int) -> int:
-    """The length ``n`` where self-attention and a recurrent layer cost the same FLOPs.
+    """The length ``n`` where the attention core and an Elman layer cost the same FLOPs.
 
-    ``4 n^2 d = 4 n d^2``  gives  ``n = d``: for shorter sequences attention is cheaper.
+    Counted as Table 1 counts them (the core without its projections, the recurrent layer
+    with both of its matrices): ``4 n^2 d = 4 n d^2`` gives ``n = d``; shorter sequences
+    make attention the cheaper layer. Other conventions move the break-even; see
+    :func:`break_even_length` for a search on any pair of costs.
     """
-    _check_pos_int(d, "d")
-    return d
+    return _check_pos_int(d, "d")
+
+
+def break_even_length(cost_a, cost_b, n_max: int):
+    """The smallest ``n`` in ``1 .. n_max`` with ``cost_a(n) >= cost_b(n)``, or None if there is none.
+
+    ``cost_a`` and ``cost_b`` map a length to a cost (FLOPs counted while a layer runs,
+    seconds, bytes). The search doubles ``n`` until ``cost_a`` catches up, then bisects, so it
+    evaluates each cost about ``2 log2(n)`` times; it assumes the difference changes sign at
+    most once (true when ``cost_a`` has the higher power of ``n``, as ``n^2`` against ``n``).
+    A result of 1 means ``cost_a`` is never the smaller one.
+    """
+    _check_callable(cost_a, "cost_a")
+    _check_callable(cost_b, "cost_b")
+    n_max = _check_pos_int(n_max, "n_max")
+
+    def caught_up(n):
+        a, b = cost_a(n), cost_b(n)
+        for value, name in ((a, "cost_a"), (b, "cost_b")):
+            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+                raise TypeError(f"{name}({n}) must return a finite real number, got {_describe(value)}")
+        return a >= b
+
+    lo, hi = 0, 1  # invariant: cost_a < cost_b at lo (or lo == 0); hi is the next length tried
+    while not caught_up(hi):
+        if hi == n_max:
+            return None
+        lo, hi = hi, min(2 * hi, n_max)
+    while hi - lo > 1:  # cost_a < cost_b at lo, cost_a >= cost_b at hi
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if caught_up(mid) else (mid, hi)
+    return hi
 
 
 def count_flops(fn, *args, **kwargs) -> int:
-    """FLOPs of ``fn(*args, **kwargs)`` as counted by ``torch.utils.flop_counter.FlopCounterMode``."""
+    """FLOPs of ``fn(*args, **kwargs)`` as counted by ``torch.utils.flop_counter.FlopCounterMode``.
+
+    Only matrix products and convolutions are counted (2 FLOPs per multiply-add). Run on
+    tensors of the ``meta`` device, the count costs no arithmetic at all; it also sees
+    through kernels that hide their products on a given device (``nn.LSTM`` on a CPU).
+    """
     from torch.utils.flop_counter import FlopCounterMode
-    if not callable(fn):
-        raise TypeError(f"fn must be callable, got {type(fn).__name__}")
+    _check_callable(fn)
     with FlopCounterMode(display=False) as counter:
         fn(*args, **kwargs)
     return int(counter.get_total_flops())
@@ -118,31 +249,67 @@ def count_flops(fn, *args, **kwargs) -> int:
 
 # ----------------------------------------------------------------------------- the five layers
 
+def _attention_core(Q, K, V, mask=None):
+    from .attention import softmax_with_mask  # imported here: attention does not need this module
+    scores = Q @ K.transpose(-2, -1) / math.sqrt(Q.shape[-1])  # (..., n, m)
+    return softmax_with_mask(scores, mask) @ V  # (..., n, d_v)
+
+
+def _check_qkv(Q, K, V):
+    for t, name in ((Q, "Q"), (K, "K"), (V, "V")):
+        _check_tensor(t, name, min_dims=2, shape_text="(..., n, d)")
+    if Q.shape[-1] != K.shape[-1]:
+        raise ValueError(f"Q and K must have the same width d to take dot products, got Q "
+                         f"{tuple(Q.shape)} and K {tuple(K.shape)}")
+    if K.shape[-2] != V.shape[-2]:
+        raise ValueError(f"K and V must have the same number of positions, got K {tuple(K.shape)} "
+                         f"and V {tuple(V.shape)}")
+    try:
+        torch.broadcast_shapes(Q.shape[:-2], K.shape[:-2], V.shape[:-2])
+    except RuntimeError as err:
+        raise ValueError(f"the leading axes of Q, K and V must broadcast, got {tuple(Q.shape)}, "
+                         f"{tuple(K.shape)}, {tuple(V.shape)}") from err
+
+
 def attention_core(Q, K, V, mask=None):
     """Scaled dot-product attention, the part Table 1 counts: ``softmax(Q K^T / sqrt(d)) V``.
 
-    ``Q, K, V``: ``(..., n, d)``; ``mask`` (broadcastable to ``(..., n, n)``, True = keep) optional.
-    Masked scores become ``attention.MASK_VALUE`` (-1e6, as in d2l), not ``-inf``, so a row
-    with every key masked gives uniform weights instead of NaN.
+    ``Q``: ``(..., n, d)``, ``K``: ``(..., m, d)``, ``V``: ``(..., m, d_v)``; ``mask`` (boolean,
+    broadcastable to ``(..., n, m)``, True = keep) optional. Masked scores become
+    ``attention.MASK_VALUE`` (-1e6, as in d2l), not ``-inf``, so a row with every key masked
+    gives uniform weights instead of NaN.
     """
-    from .attention import softmax_with_mask  # imported here: attention does not need this module
-    for t, name in ((Q, "Q"), (K, "K"), (V, "V")):
-        if not isinstance(t, torch.Tensor) or t.dim() < 2:
-            raise ValueError(f"{name} must be a tensor of shape (..., n, d), got "
-                             f"{tuple(t.shape) if isinstance(t, torch.Tensor) else type(t).__name__}")
-    scores = Q @ K.transpose(-2, -1) / math.sqrt(Q.shape[-1])  # (..., n, n)
-    return softmax_with_mask(scores, mask) @ V  # (..., n, d)
+    _check_qkv(Q, K, V)
+    if mask is not None:
+        if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool:
+            raise TypeError(f"mask must be None or a boolean tensor (True = keep), got {_describe(mask)}")
+        scores_shape = torch.Size((*torch.broadcast_shapes(Q.shape[:-2], K.shape[:-2]),
+                                   Q.shape[-2], K.shape[-2]))
+        try:
+            if torch.broadcast_shapes(mask.shape, scores_shape) != scores_shape:
+                raise RuntimeError
+        except RuntimeError as err:
+            raise ValueError(f"mask must broadcast to the scores' shape {tuple(scores_shape)}, got "
+                             f"{tuple(mask.shape)}") from err
+    return _attention_core(Q, K, V, mask)
 
 
 def restricted_attention(Q, K, V, r: int):
     """Self-attention restricted to a window of ``r`` keys centred on each query: O(r n d).
 
-    Only the ``r`` neighbours are gathered (``unfold``), so the ``n x n`` matrix never exists.
+    ``Q, K, V``: one shape ``(B, n, d)``. Only the ``r`` neighbours are gathered (``unfold``),
+    so the ``n x n`` matrix never exists.
     """
-    _check_pos_int(r, "r")
-    if Q.shape != K.shape or K.shape != V.shape or Q.dim() != 3:
+    r = _check_pos_int(r, "r")
+    for t, name in ((Q, "Q"), (K, "K"), (V, "V")):
+        _check_tensor(t, name, dims=3, shape_text="(B, n, d)")
+    if Q.shape != K.shape or K.shape != V.shape:
         raise ValueError(f"Q, K, V must share one shape (B, n, d), got {tuple(Q.shape)}, "
                          f"{tuple(K.shape)}, {tuple(V.shape)}")
+    return _restricted_attention(Q, K, V, r)
+
+
+def _restricted_attention(Q, K, V, r):
     B, n, d = Q.shape
     left = (r - 1) // 2
     right = r - 1 - left
@@ -160,7 +327,7 @@ def restricted_attention(Q, K, V, r: int):
 
 
 class CausalConv1d(nn.Module):
-    """Causal convolution over time: output ``i`` reads inputs ``i-k+1 .. i``.
+    """Causal convolution over time: output ``i`` reads inputs ``i-k+1 .. i`` (zeros before 0).
 
     With ``separable`` it is a depthwise convolution (one width-``k`` kernel per channel,
     k*n*d multiply-adds) followed by a pointwise d x d map (n*d*d); otherwise one full
@@ -169,14 +336,14 @@ class CausalConv1d(nn.Module):
 
     def __init__(self, d: int, k: int, separable: bool = False):
         super().__init__()
-        _check_pos_int(d, "d")
-        _check_pos_int(k, "k")
-        self.k = k
+        self.d, self.k = _check_pos_int(d, "d"), _check_pos_int(k, "k")
+        _check_bool(separable, "separable")
         self.conv = nn.Conv1d(d, d, k, groups=d if separable else 1, bias=False)
         self.pointwise = nn.Conv1d(d, d, 1, bias=False) if separable else nn.Identity()
 
     def forward(self, X):  # X: (B, n, d)
-        X = F.pad(X.transpose(1, 2), (self.k - 1, 0))  # (B, d, n + k - 1)
+        _check_sequence_batch(X, self.d)
+        X = F.pad(X.transpose(1, 2), (self.k - 1, 0))  # (B, d, n + k - 1): zeros on the left only
         return self.pointwise(self.conv(X)).transpose(1, 2)  # (B, n, d)
 
 
@@ -188,12 +355,14 @@ class SelfAttention(nn.Module):
 
     def __init__(self, d: int, projections: bool = True):
         super().__init__()
-        _check_pos_int(d, "d")
+        self.d = _check_pos_int(d, "d")
+        _check_bool(projections, "projections")
         make = (lambda: nn.Linear(d, d, bias=False)) if projections else nn.Identity
         self.W_q, self.W_k, self.W_v = make(), make(), make()
 
     def forward(self, X):  # X: (B, n, d)
-        return attention_core(self.W_q(X), self.W_k(X), self.W_v(X))  # (B, n, d)
+        _check_sequence_batch(X, self.d)
+        return _attention_core(self.W_q(X), self.W_k(X), self.W_v(X))  # (B, n, d)
 
 
 class RestrictedSelfAttention(SelfAttention):
@@ -201,11 +370,11 @@ class RestrictedSelfAttention(SelfAttention):
 
     def __init__(self, d: int, r: int, projections: bool = True):
         super().__init__(d, projections)
-        _check_pos_int(r, "r")
-        self.r = r
+        self.r = _check_pos_int(r, "r")
 
     def forward(self, X):  # X: (B, n, d)
-        return restricted_attention(self.W_q(X), self.W_k(X), self.W_v(X), self.r)
+        _check_sequence_batch(X, self.d)
+        return _restricted_attention(self.W_q(X), self.W_k(X), self.W_v(X), self.r)
 
 
 class Recurrent(nn.Module):
@@ -213,10 +382,11 @@ class Recurrent(nn.Module):
 
     def __init__(self, d: int):
         super().__init__()
-        _check_pos_int(d, "d")
+        self.d = _check_pos_int(d, "d")
         self.rnn = nn.RNN(d, d, batch_first=True, bias=False)
 
     def forward(self, X):  # X: (B, n, d)
+        _check_sequence_batch(X, self.d)
         return self.rnn(X)[0]
 
 
@@ -226,7 +396,8 @@ def make_layer(kind: str, d: int, k: int = 3, r: int = 16, projections: bool = T
     ``projections`` applies to the two attention kinds (``False``: the bare core Table 1 counts).
     """
     _check_kind(kind)
-    _check_pos_int(d, "d")
+    d, k, r = _check_pos_int(d, "d"), _check_pos_int(k, "k"), _check_pos_int(r, "r")
+    _check_bool(projections, "projections")
     if kind == "self_attention":
         return SelfAttention(d, projections)
     if kind == "restricted":
@@ -259,8 +430,7 @@ def op_depth(fn, *args, **kwargs) -> OpCount:
     from torch.utils._python_dispatch import TorchDispatchMode
     from torch.utils._pytree import tree_flatten
 
-    if not callable(fn):
-        raise TypeError(f"fn must be callable, got {type(fn).__name__}")
+    _check_callable(fn)
     depth, keep = {}, []  # id(tensor) -> depth; keep tensors alive so ids are not reused
 
     ops = [0]
@@ -291,13 +461,14 @@ def connectivity(kind: str, n: int, k: int = 3, r: int = 16, layer: int = 0, dil
 
     ``recurrent``: one time step, ``h_i`` reads ``h_{i-1}`` and ``x_i``. ``convolutional`` and
     ``separable``: a causal kernel of width ``k`` (``i`` reads ``i-k+1 .. i``); with ``dilated``
-    the ``layer``-th layer of a stack uses dilation ``k**layer`` (as in WaveNet), else every
-    layer is contiguous.
+    the ``layer``-th layer of a stack (counted from 0) uses dilation ``k**layer`` (as in
+    WaveNet), else every layer is contiguous.
     ``restricted``: a window of ``r`` positions around ``i``.
     """
     _check_kind(kind)
-    for value, name in ((n, "n"), (k, "k"), (r, "r")):
-        _check_pos_int(value, name)
+    n, k, r = _check_pos_int(n, "n"), _check_pos_int(k, "k"), _check_pos_int(r, "r")
+    layer = _check_int(layer, "layer", 0)
+    _check_bool(dilated, "dilated")
     i = torch.arange(n)[:, None]
     j = torch.arange(n)[None, :]
     if kind == "self_attention":
@@ -317,19 +488,28 @@ def max_path_length(kind: str, n: int, k: int = 3, r: int = 16, dilated: bool = 
     """Measured: the fewest layers (time steps, for ``recurrent``) through which position 0 reaches position n-1.
 
     Follows the connectivity graph hop by hop (breadth-first search); for a convolution stack
-    the ``l``-th hop uses the ``l``-th layer's dilation.
+    the ``l``-th hop uses the ``l``-th layer's dilation. A convolution needs ``k >= 2`` and a
+    restricted window ``r >= 3`` to reach further at all (``n = 1`` needs no hop: 0).
     """
     _check_kind(kind)
-    _check_pos_int(n, "n")
+    n, k, r = _check_pos_int(n, "n"), _check_pos_int(k, "k"), _check_pos_int(r, "r")
+    _check_bool(dilated, "dilated")
+    max_hops = 4 * n if max_hops is None else _check_pos_int(max_hops, "max_hops")
+    if n > 1 and kind in ("convolutional", "separable") and k < 2:
+        raise ValueError(f"a convolution of width k = {k} never reaches another position; k must be >= 2")
+    if n > 1 and kind == "restricted" and r < 3:
+        raise ValueError(f"a window of r = {r} never reaches a later position; r must be >= 3")
+    if n == 1:
+        return 0
     reach = torch.zeros(n, dtype=torch.bool)
     reach[0] = True
-    max_hops = max_hops or 4 * n
     for hop in range(1, max_hops + 1):
         M = connectivity(kind, n, k, r, layer=hop - 1, dilated=dilated)
         reach = (M.float() @ reach.float()) > 0  # output i is reached if it reads a reached input
         if reach[n - 1]:
             return hop
-    raise RuntimeError(f"position {n - 1} not reached from 0 within {max_hops} hops")
+    raise ValueError(f"position {n - 1} is not reached from 0 within max_hops = {max_hops} hops; "
+                     f"allow more hops")
 
 
 # ----------------------------------------------------------------------------- gradient reach
@@ -342,11 +522,15 @@ def gradient_reach(layer, X: torch.Tensor) -> torch.Tensor:
     ``b`` back-propagates only component ``b`` of its last output (rows are independent,
     so the layer must not mix the batch, e.g. no batch norm, no dropout).
     """
-    if not isinstance(X, torch.Tensor) or X.dim() != 2:
-        raise ValueError(f"X must be one sequence of shape (n, d_in), got "
-                         f"{tuple(X.shape) if isinstance(X, torch.Tensor) else type(X).__name__}")
+    _check_callable(layer, "layer")
+    _check_tensor(X, "X", dims=2, shape_text="(n, d_in), one sequence")
+    n = X.shape[0]
     with torch.no_grad():
-        d_out = layer(X[None]).shape[-1]
+        probe = layer(X[None])
+    if not isinstance(probe, torch.Tensor) or probe.dim() != 3 or tuple(probe.shape[:2]) != (1, n):
+        raise ValueError(f"layer must map (B, n, d_in) to (B, n, d_out); on (1, {n}, {X.shape[1]}) it "
+                         f"returned {_describe(probe)}")
+    d_out = probe.shape[-1]
     Xs = X.detach()[None].repeat(d_out, 1, 1).requires_grad_(True)  # (d_out, n, d_in)
     Y = layer(Xs)  # (d_out, n, d_out)
     Y[:, -1, :].diagonal().sum().backward()
@@ -385,9 +569,10 @@ def _calibrate(fn, min_time, device):
 
 def time_call(fn, repeats: int = 5, min_time: float = 2e-3, device=None) -> float:
     """Median seconds per call of ``fn()`` over ``repeats`` samples of at least ``min_time`` each."""
-    if not callable(fn):
-        raise TypeError(f"fn must be callable, got {type(fn).__name__}")
-    _check_pos_int(repeats, "repeats")
+    _check_callable(fn)
+    repeats = _check_pos_int(repeats, "repeats")
+    min_time = _check_real(min_time, "min_time")
+    device = _check_device(device)
     fn()  # warm-up
     number = _calibrate(fn, min_time, device)
     return statistics.median(_clock(fn, number, device) / number for _ in range(repeats))
@@ -402,15 +587,23 @@ def measure_scaling(builders: dict, sizes, repeats: int = 5, min_time: float = 2
     alike; the result is the median per pair: ``{label: (sizes, seconds)}``.
     """
     if not isinstance(builders, dict) or not builders:
-        raise TypeError("builders must be a non-empty dict {label: make(size) -> callable}")
+        raise TypeError(f"builders must be a non-empty dict {{label: make(size) -> callable}}, got "
+                        f"{_describe(builders)}")
+    for label, make in builders.items():
+        _check_callable(make, f"builders[{label!r}]")
+    if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__iter__"):
+        raise TypeError(f"sizes must be a list of sizes, got {_describe(sizes)}")
     sizes = list(sizes)
     if not sizes:
-        raise ValueError("sizes must not be empty")
-    _check_pos_int(repeats, "repeats")
+        raise ValueError("sizes must not be empty, got an empty list")
+    repeats = _check_pos_int(repeats, "repeats")
+    min_time = _check_real(min_time, "min_time")
+    device = _check_device(device)
     calls, numbers = {}, {}
     for label, make in builders.items():
         for s in sizes:
             fn = make(s)
+            _check_callable(fn, f"builders[{label!r}]({s!r})")
             fn()  # warm-up
             calls[label, s] = fn
             numbers[label, s] = _calibrate(fn, min_time, device)
@@ -421,6 +614,38 @@ def measure_scaling(builders: dict, sizes, repeats: int = 5, min_time: float = 2
     return {label: (sizes, [statistics.median(samples[label, s]) for s in sizes]) for label in builders}
 
 
+def local_slopes(xs, ys):
+    """Slopes of a log-log curve between neighbouring points: ``log(y[i+1]/y[i]) / log(x[i+1]/x[i])``.
+
+    One fitted slope over a whole range averages these; where they drift (fixed costs at
+    small sizes, cache effects at large ones) the local values show it. ``xs`` strictly
+    increasing, ``xs`` and ``ys`` positive and finite, at least two points. Returns a list of
+    ``len(xs) - 1`` floats.
+    """
+    import numpy as np
+    arrays = []
+    for values, name in ((xs, "xs"), (ys, "ys")):
+        if isinstance(values, (str, bytes, dict)) or isinstance(values, numbers.Number):
+            raise TypeError(f"{name} must be a 1-D sequence of numbers, got {_describe(values)}")
+        if isinstance(values, torch.Tensor):
+            values = values.detach().cpu().numpy()
+        try:
+            a = np.asarray(values, dtype=float)
+        except (TypeError, ValueError) as err:
+            raise TypeError(f"{name} must be a 1-D sequence of numbers, got {_describe(values)}") from err
+        if a.ndim != 1 or len(a) < 2:
+            raise ValueError(f"{name} must be 1-D with at least 2 points, got shape {a.shape}")
+        if not np.isfinite(a).all() or (a <= 0).any():
+            raise ValueError(f"{name} must be positive and finite, got {a.tolist()}")
+        arrays.append(a)
+    x, y = arrays
+    if x.shape != y.shape:
+        raise ValueError(f"xs and ys must have the same length, got {len(x)} and {len(y)}")
+    if (np.diff(x) <= 0).any():
+        raise ValueError(f"xs must be strictly increasing, got {x.tolist()}")
+    return (np.diff(np.log(y)) / np.diff(np.log(x))).tolist()
+
+
 def activation_bytes(fn, *args, exclude=(), **kwargs) -> int:
     """Bytes of the tensors autograd keeps for the backward pass of ``fn(*args)`` (activations).
 
@@ -428,8 +653,14 @@ def activation_bytes(fn, *args, exclude=(), **kwargs) -> int:
     traced to its storage and each storage counted once. The storages of ``args`` and of
     ``exclude`` (e.g. ``module.parameters()``) are left out: they exist whatever the length.
     """
-    if not callable(fn):
-        raise TypeError(f"fn must be callable, got {type(fn).__name__}")
+    _check_callable(fn)
+    if isinstance(exclude, torch.Tensor) or not hasattr(exclude, "__iter__"):
+        raise TypeError(f"exclude must be an iterable of tensors (e.g. module.parameters()), got "
+                        f"{_describe(exclude)}")
+    exclude = list(exclude)
+    bad = [t for t in exclude if not isinstance(t, torch.Tensor)]
+    if bad:
+        raise TypeError(f"exclude must hold tensors only, got {_describe(bad[0])}")
 
     def ptr(t):
         return t.untyped_storage().data_ptr()
@@ -452,6 +683,7 @@ def activation_bytes(fn, *args, exclude=(), **kwargs) -> int:
 
 def cuda_peak_bytes(fn, *args, **kwargs) -> int:
     """Peak CUDA memory allocated while ``fn(*args)`` runs, above what was allocated before (CUDA only)."""
+    _check_callable(fn)
     if not torch.cuda.is_available():
         raise RuntimeError("cuda_peak_bytes needs a CUDA device; on CPU use activation_bytes")
     torch.cuda.synchronize()
@@ -469,18 +701,35 @@ def cuda_peak_bytes(fn, *args, **kwargs) -> int:
 def sdpa_attention(X, W_q, W_k, W_v, W_o, num_heads, valid_lens=None):
     """Multi-head self-attention from plain ``F.linear`` and ``F.scaled_dot_product_attention``.
 
-    ``X``: ``(B, n, D)``; ``W_*``: ``(D, D)`` weight matrices as in ``nn.Linear`` (no biases).
+    ``X``: ``(B, n, D)``; ``W_*``: ``(D, D)`` weight matrices as in ``nn.Linear`` (no biases);
+    ``valid_lens``: optional ``(B,)`` integer lengths in ``1 .. n`` (keys beyond are ignored).
     """
+    _check_tensor(X, "X", dims=3, shape_text="(B, n, D)")
     B, n, D = X.shape
-    h = num_heads
+    h = _check_pos_int(num_heads, "num_heads")
+    if D % h:
+        raise ValueError(f"the width D must be divisible by num_heads, got D = {D}, num_heads = {h}")
+    for W, name in ((W_q, "W_q"), (W_k, "W_k"), (W_v, "W_v"), (W_o, "W_o")):
+        _check_tensor(W, name, dims=2, shape_text=f"({D}, {D})")
+        if tuple(W.shape) != (D, D):
+            raise ValueError(f"{name} must have shape ({D}, {D}), got {tuple(W.shape)}")
+    mask = None
+    if valid_lens is not None:
+        if not isinstance(valid_lens, torch.Tensor) or valid_lens.dtype.is_floating_point \
+                or valid_lens.dtype == torch.bool or valid_lens.is_complex():
+            raise TypeError(f"valid_lens must be None or an integer tensor of shape ({B},), got "
+                            f"{_describe(valid_lens)}")
+        if tuple(valid_lens.shape) != (B,):
+            raise ValueError(f"valid_lens must have shape ({B},), got {tuple(valid_lens.shape)}")
+        if bool(((valid_lens < 1) | (valid_lens > n)).any()):
+            raise ValueError(f"valid_lens must lie in 1 .. {n}, got {valid_lens.tolist()}")
+        mask = (torch.arange(n, device=X.device)[None, :] < valid_lens.to(X.device)[:, None])
+        mask = mask[:, None, None, :]  # (B, 1, 1, n)
 
     def heads(t):  # (B, n, D) -> (B, h, n, D / h)
         return t.view(B, n, h, D // h).transpose(1, 2)
 
     q, k, v = heads(F.linear(X, W_q)), heads(F.linear(X, W_k)), heads(F.linear(X, W_v))
-    mask = None
-    if valid_lens is not None:
-        mask = (torch.arange(n, device=X.device)[None, :] < valid_lens[:, None])[:, None, None, :]
     out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)  # (B, h, n, D / h)
     return F.linear(out.transpose(1, 2).reshape(B, n, D), W_o)
 
@@ -514,9 +763,12 @@ def benchmark_attention(batch_size: int = 8, num_steps: int = 256, num_hiddens: 
     for value, name in ((batch_size, "batch_size"), (num_steps, "num_steps"),
                         (num_hiddens, "num_hiddens"), (num_heads, "num_heads"), (repeats, "repeats")):
         _check_pos_int(value, name)
+    min_time = _check_real(min_time, "min_time")
+    _check_bool(backward, "backward")
+    seed = _check_int(seed, "seed", 0)
     if num_hiddens % num_heads:
         raise ValueError(f"num_hiddens must be divisible by num_heads, got {num_hiddens} and {num_heads}")
-    device = torch.device(device) if device is not None else torch.device("cpu")
+    device = _check_device(device) or torch.device("cpu")
     gen = torch.Generator().manual_seed(seed)
     torch.manual_seed(seed)
     X = torch.randn(batch_size, num_steps, num_hiddens, generator=gen).to(device)

@@ -35,13 +35,64 @@ def test_layer_flops_leading_terms_and_crossover():
         assert C.layer_flops("self_attention", n - 1 or 1, d) <= C.layer_flops("recurrent", n - 1 or 1, d)
 
 
-@pytest.mark.parametrize("bad", [dict(kind="lstm"), dict(n=0), dict(d=2.5), dict(k=True), dict(r=-1)])
-def test_layer_flops_rejects_bad_input(bad):
+@pytest.mark.parametrize("bad, error", [
+    (dict(kind="lstm"), ValueError), (dict(kind=3), TypeError), (dict(n=0), ValueError),
+    (dict(n=-4), ValueError), (dict(d=2.5), TypeError), (dict(d="8"), TypeError),
+    (dict(k=True), TypeError), (dict(r=-1), ValueError), (dict(n=float("nan")), TypeError),
+])
+def test_layer_flops_rejects_bad_input(bad, error):
     args = dict(kind="recurrent", n=4, d=4, k=3, r=2) | bad
-    with pytest.raises(ValueError):
+    with pytest.raises(error, match="must be"):
         C.layer_flops(**args)
-    with pytest.raises(ValueError):
-        C.crossover_length(0)
+
+
+def test_crossover_length_rejects_bad_input():
+    for bad, error in ((0, ValueError), (2.0, TypeError), (None, TypeError)):
+        with pytest.raises(error, match="d must be an int"):
+            C.crossover_length(bad)
+
+
+# ------------------------------------------------------------------ break-even search
+
+@pytest.mark.parametrize("a, b, c", [(4, 0, 40), (4, 0, 41), (3, 10, 100), (1, 0, 1), (5, 7, 3)])
+def test_break_even_length_finds_the_first_length_where_a_catches_up(a, b, c):
+    calls = []
+
+    def cost_a(n):
+        calls.append(n)
+        return a * n * n + b * n
+
+    found = C.break_even_length(cost_a, lambda n: c * n, n_max=10_000)
+    brute = next(n for n in range(1, 10_001) if a * n * n + b * n >= c * n)
+    assert found == brute
+    assert len(calls) <= 2 * math.ceil(math.log2(max(found, 2))) + 2  # a search, not a scan
+
+
+def test_break_even_length_none_when_never_caught_up_and_checks_inputs():
+    assert C.break_even_length(lambda n: n, lambda n: 10 * n, n_max=50) is None
+    assert C.break_even_length(lambda n: n * n, lambda n: 100 * n, n_max=99) is None
+    assert C.break_even_length(lambda n: n * n, lambda n: 100 * n, n_max=100) == 100
+    with pytest.raises(TypeError, match="cost_a must be callable"):
+        C.break_even_length(3, lambda n: n, 10)
+    with pytest.raises(TypeError, match="cost_b must be callable"):
+        C.break_even_length(lambda n: n, "n", 10)
+    for bad, error in ((0, ValueError), (2.5, TypeError)):
+        with pytest.raises(error, match="n_max"):
+            C.break_even_length(lambda n: n, lambda n: n, bad)
+    for value in (float("nan"), "3", None, True):
+        with pytest.raises(TypeError, match="finite real number"):
+            C.break_even_length(lambda n, v=value: v, lambda n: n, 10)
+
+
+def test_break_even_length_on_counted_flops():
+    d = 12
+    core = C.make_layer("self_attention", d, projections=False)
+    rnn = C.make_layer("recurrent", d)
+
+    def counted(layer):
+        return lambda n: C.count_flops(layer, torch.randn(1, n, d))
+
+    assert C.break_even_length(counted(core), counted(rnn), 4 * d) == C.crossover_length(d) == d
 
 
 def test_complexity_table_is_the_quoted_one():
@@ -259,3 +310,245 @@ def test_benchmark_attention_runs_and_reports_ratios():
     assert all(s > 0 for s in r["seconds"].values())
     with pytest.raises(ValueError):
         C.benchmark_attention(num_hiddens=10, num_heads=3)
+
+
+# ------------------------------------------------------------------ local slopes
+
+def test_local_slopes_of_power_laws_and_of_a_bend():
+    xs = [1, 2, 4, 8]
+    assert C.local_slopes(xs, [3 * x ** 2 for x in xs]) == pytest.approx([2, 2, 2])
+    ys = [x + x ** 2 for x in (1, 10, 100, 1000)]  # slope 1 at the start, 2 at the end
+    s = C.local_slopes([1, 10, 100, 1000], ys)
+    assert s[0] < 1.8 < 1.99 < s[-1] <= 2 and s == sorted(s)
+    assert C.local_slopes(torch.tensor([1.0, 2.0]), torch.tensor([5.0, 10.0])) == pytest.approx([1])
+
+
+@pytest.mark.parametrize("xs, ys, error, match", [
+    ("1234", [1, 2, 3, 4], TypeError, "xs must be a 1-D sequence"),
+    ([1, 2], 5, TypeError, "ys must be a 1-D sequence"),
+    ([1, 2], ["a", "b"], TypeError, "ys must be a 1-D sequence"),
+    ([1], [1], ValueError, "at least 2 points"),
+    ([], [], ValueError, "at least 2 points"),
+    ([[1, 2]], [[1, 2]], ValueError, "1-D"),
+    ([1, 2, 3], [1, 2], ValueError, "same length"),
+    ([1, 0, 3], [1, 2, 3], ValueError, "positive and finite"),
+    ([1, 2, 3], [1, float("nan"), 3], ValueError, "positive and finite"),
+    ([1, 2, float("inf")], [1, 2, 3], ValueError, "positive and finite"),
+    ([1, 3, 2], [1, 2, 3], ValueError, "strictly increasing"),
+])
+def test_local_slopes_rejects_bad_input(xs, ys, error, match):
+    with pytest.raises(error, match=match):
+        C.local_slopes(xs, ys)
+
+
+# ------------------------------------------------------------------ input checks, by class
+
+NAN = float("nan")
+
+
+def _with(t, value):
+    t = t.clone()
+    t.view(-1)[0] = value
+    return t
+
+
+@pytest.mark.parametrize("args, error, match", [
+    # wrong type
+    (("Q", "K", "V"), TypeError, "Q must be a tensor"),
+    ((torch.ones(2, 3, dtype=torch.long),) * 3, TypeError, "floating-point"),
+    # wrong shape
+    ((torch.randn(3), torch.randn(3, 4), torch.randn(3, 4)), ValueError, "Q must be a tensor of shape"),
+    ((torch.randn(2, 5), torch.randn(3, 4), torch.randn(3, 4)), ValueError, "same width d"),
+    ((torch.randn(2, 4), torch.randn(3, 4), torch.randn(5, 4)), ValueError, "same number of positions"),
+    ((torch.randn(2, 2, 4), torch.randn(3, 3, 4), torch.randn(3, 3, 4)), ValueError, "broadcast"),
+    # empty
+    ((torch.randn(0, 4), torch.randn(3, 4), torch.randn(3, 4)), ValueError, "must not be empty"),
+    # NaN / inf
+    ((_with(torch.randn(2, 4), NAN), torch.randn(3, 4), torch.randn(3, 4)), ValueError, "finite"),
+    ((torch.randn(2, 4), torch.randn(3, 4), _with(torch.randn(3, 4), float("inf"))),
+     ValueError, "finite"),
+])
+def test_attention_core_rejects_bad_input(args, error, match):
+    with pytest.raises(error, match=match):
+        C.attention_core(*args)
+
+
+def test_attention_core_rejects_bad_masks():
+    Q, K, V = torch.randn(2, 4), torch.randn(3, 4), torch.randn(3, 4)
+    with pytest.raises(TypeError, match="boolean tensor"):
+        C.attention_core(Q, K, V, torch.ones(2, 3))
+    with pytest.raises(TypeError, match="boolean tensor"):
+        C.attention_core(Q, K, V, [[True] * 3] * 2)
+    with pytest.raises(ValueError, match="broadcast to the scores"):
+        C.attention_core(Q, K, V, torch.ones(3, 2, dtype=torch.bool))
+    with pytest.raises(ValueError, match="broadcast to the scores"):
+        C.attention_core(Q, K, V, torch.ones(5, 2, 3, dtype=torch.bool))  # would grow the output
+
+
+def test_restricted_attention_rejects_bad_input():
+    X = torch.randn(1, 6, 4)
+    for r, error in ((0, ValueError), (2.0, TypeError), ("3", TypeError)):
+        with pytest.raises(error, match="r must be"):
+            C.restricted_attention(X, X, X, r)
+    with pytest.raises(ValueError, match=r"\(B, n, d\)"):
+        C.restricted_attention(X[0], X[0], X[0], 3)
+    with pytest.raises(TypeError, match="must be a tensor"):
+        C.restricted_attention(X.tolist(), X, X, 3)
+    with pytest.raises(ValueError, match="finite"):
+        C.restricted_attention(X, _with(X, NAN), X, 3)
+    with pytest.raises(ValueError, match="empty"):
+        C.restricted_attention(X[:, :0], X[:, :0], X[:, :0], 3)
+
+
+@pytest.mark.parametrize("kind", C.KINDS)
+def test_every_layer_checks_its_input(kind):
+    layer = C.make_layer(kind, 4, r=3)
+    with pytest.raises(TypeError, match="must be a tensor"):
+        layer([[0.0] * 4] * 3)
+    with pytest.raises(ValueError, match=r"shape \(batch, n, 4\)"):
+        layer(torch.randn(3, 4))
+    with pytest.raises(ValueError, match="width 4"):
+        layer(torch.randn(1, 3, 5))
+    with pytest.raises(TypeError, match="floating-point"):
+        layer(torch.ones(1, 3, 4, dtype=torch.long))
+    with pytest.raises(ValueError, match="empty"):
+        layer(torch.randn(1, 0, 4))
+    with pytest.raises(ValueError, match="finite"):
+        layer(_with(torch.randn(1, 3, 4), float("-inf")))
+
+
+def test_layer_constructors_check_their_arguments():
+    for make, error in ((lambda: C.CausalConv1d(4, 0), ValueError),
+                        (lambda: C.CausalConv1d(4, 3, separable="yes"), TypeError),
+                        (lambda: C.SelfAttention(0), ValueError),
+                        (lambda: C.SelfAttention(4, projections=1), TypeError),
+                        (lambda: C.RestrictedSelfAttention(4, 0), ValueError),
+                        (lambda: C.Recurrent(4.0), TypeError),
+                        (lambda: C.make_layer("recurrent", 4, projections=None), TypeError),
+                        (lambda: C.make_layer("convolutional", 4, k=-1), ValueError),
+                        (lambda: C.make_layer(None, 4), TypeError)):
+        with pytest.raises(error, match="must be"):
+            make()
+
+
+def test_input_checks_do_not_show_up_in_what_is_measured():
+    X = torch.randn(1, 6, 4)
+    assert C.op_depth(C.make_layer("convolutional", 4), X).depth == 2   # pad, convolution
+    assert C.op_depth(C.make_layer("separable", 4), X).depth == 3       # + pointwise
+    core = C.make_layer("self_attention", 4, projections=False)
+    assert C.op_depth(core, X) == C.OpCount(ops=4, depth=4)  # scores, scale, softmax, sum
+    assert C.count_flops(C.attention_core, X, X, X) == C.layer_flops("self_attention", 6, 4)
+    # meta tensors hold no values: shapes are checked, values are not
+    meta = torch.empty(1, 6, 4, device="meta")
+    assert C.count_flops(core.to("meta"), meta) == C.layer_flops("self_attention", 6, 4)
+
+
+@pytest.mark.parametrize("call, error, match", [
+    (lambda: C.connectivity("recurrent", 0), ValueError, "n must be"),
+    (lambda: C.connectivity("recurrent", "5"), TypeError, "n must be"),
+    (lambda: C.connectivity("convolutional", 5, layer=-1), ValueError, "layer must be"),
+    (lambda: C.connectivity("convolutional", 5, dilated="no"), TypeError, "dilated must be"),
+    (lambda: C.connectivity(["recurrent"], 5), TypeError, "kind must be"),
+    (lambda: C.max_path_length("recurrent", 2.0), TypeError, "n must be"),
+    (lambda: C.max_path_length("convolutional", 9, k=1), ValueError, "k must be >= 2"),
+    (lambda: C.max_path_length("restricted", 9, r=2), ValueError, "r must be >= 3"),
+    (lambda: C.max_path_length("recurrent", 9, max_hops=0), ValueError, "max_hops"),
+    (lambda: C.max_path_length("recurrent", 9, max_hops=3), ValueError, "allow more hops"),
+])
+def test_path_functions_reject_bad_input(call, error, match):
+    with pytest.raises(error, match=match):
+        call()
+
+
+def test_max_path_length_of_one_position_is_zero():
+    assert all(C.max_path_length(kind, 1) == 0 for kind in C.KINDS)
+
+
+def test_gradient_reach_rejects_bad_input():
+    layer = C.make_layer("recurrent", 3)
+    with pytest.raises(TypeError, match="layer must be callable"):
+        C.gradient_reach("rnn", torch.randn(4, 3))
+    with pytest.raises(TypeError, match="X must be a tensor"):
+        C.gradient_reach(layer, [[0.0] * 3] * 4)
+    with pytest.raises(ValueError, match="one sequence"):
+        C.gradient_reach(layer, torch.randn(1, 4, 3))
+    with pytest.raises(ValueError, match="empty"):
+        C.gradient_reach(layer, torch.randn(0, 3))
+    with pytest.raises(ValueError, match="finite"):
+        C.gradient_reach(layer, _with(torch.randn(4, 3), NAN))
+    with pytest.raises(ValueError, match=r"map \(B, n, d_in\) to \(B, n, d_out\)"):
+        C.gradient_reach(lambda x: x.sum(1), torch.randn(4, 3))
+
+
+def test_counting_and_timing_functions_reject_bad_input():
+    for f in (C.count_flops, C.op_depth, C.time_call, C.activation_bytes, C.cuda_peak_bytes):
+        with pytest.raises(TypeError, match="fn must be callable"):
+            f("not a function")
+    ok = lambda: None  # noqa: E731
+    for kwargs, error, match in ((dict(repeats=0), ValueError, "repeats"),
+                                 (dict(repeats=2.0), TypeError, "repeats"),
+                                 (dict(min_time=-1.0), ValueError, "min_time"),
+                                 (dict(min_time=NAN), ValueError, "min_time"),
+                                 (dict(min_time="1"), TypeError, "min_time"),
+                                 (dict(device=3), TypeError, "device"),
+                                 (dict(device="gpu0"), ValueError, "device")):
+        with pytest.raises(error, match=match):
+            C.time_call(ok, **kwargs)
+        with pytest.raises(error, match=match):
+            C.measure_scaling({"a": lambda n: ok}, [1], **kwargs)
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="CUDA is not available"):
+            C.time_call(ok, device="cuda")
+
+
+def test_measure_scaling_rejects_bad_builders_and_sizes():
+    ok = lambda n: (lambda: None)  # noqa: E731
+    with pytest.raises(TypeError, match="non-empty dict"):
+        C.measure_scaling([ok], [1])
+    with pytest.raises(TypeError, match=r"builders\['a'\] must be callable"):
+        C.measure_scaling({"a": 3}, [1])
+    with pytest.raises(TypeError, match=r"builders\['a'\]\(1\) must be callable"):
+        C.measure_scaling({"a": lambda n: n}, [1])
+    with pytest.raises(TypeError, match="sizes must be a list"):
+        C.measure_scaling({"a": ok}, "128")
+    with pytest.raises(TypeError, match="sizes must be a list"):
+        C.measure_scaling({"a": ok}, 128)
+
+
+def test_activation_bytes_rejects_bad_exclude():
+    X = torch.randn(2, 3, requires_grad=True)
+    with pytest.raises(TypeError, match="iterable of tensors"):
+        C.activation_bytes(torch.exp, X, exclude=X)
+    with pytest.raises(TypeError, match="iterable of tensors"):
+        C.activation_bytes(torch.exp, X, exclude=3)
+    with pytest.raises(TypeError, match="tensors only"):
+        C.activation_bytes(torch.exp, X, exclude=[X, "w"])
+
+
+def test_sdpa_attention_rejects_bad_input():
+    D, h = 8, 2
+    X, W = torch.randn(2, 5, D), torch.randn(D, D)
+    for args, error, match in (
+            ((X[0], W, W, W, W, h), ValueError, r"\(B, n, D\)"),
+            ((X, W, W, W, W, 3), ValueError, "divisible"),
+            ((X, W, W, W, W, 0), ValueError, "num_heads"),
+            ((X, W, W[:4], W, W, h), ValueError, r"W_k must have shape \(8, 8\)"),
+            ((X, W, W, W, W.tolist(), h), TypeError, "W_o must be a tensor"),
+            ((_with(X, NAN), W, W, W, W, h), ValueError, "finite")):
+        with pytest.raises(error, match=match):
+            C.sdpa_attention(*args)
+    for lens, error, match in ((torch.tensor([2.0, 5.0]), TypeError, "integer tensor"),
+                               ([2, 5], TypeError, "integer tensor"),
+                               (torch.tensor([2, 5, 1]), ValueError, r"shape \(2,\)"),
+                               (torch.tensor([0, 5]), ValueError, r"1 \.\. 5"),
+                               (torch.tensor([2, 6]), ValueError, r"1 \.\. 5")):
+        with pytest.raises(error, match=match):
+            C.sdpa_attention(X, W, W, W, W, h, lens)
+
+
+def test_benchmark_attention_rejects_bad_input():
+    for kwargs, error in ((dict(min_time=-1.0), ValueError), (dict(backward="yes"), TypeError),
+                          (dict(seed=-1), ValueError), (dict(device="tpu9"), ValueError),
+                          (dict(batch_size=0), ValueError), (dict(num_steps=1.5), TypeError)):
+        with pytest.raises(error, match="must be|device"):
+            C.benchmark_attention(**kwargs)
