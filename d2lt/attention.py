@@ -46,11 +46,12 @@ book's code runs unchanged; the tests check every class against ``d2l`` and
 from __future__ import annotations
 
 import math
-import numbers
 
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+from . import validate as check
 
 MASK_VALUE = -1e6  # what d2l writes into masked scores before the softmax
 
@@ -62,9 +63,10 @@ __all__ = [
 
 
 # ------------------------------------------------------------------------ input checks
-# Shared with d2lt.seq2seq and d2lt.bahdanau (imports run tasks -> models -> attention).
-# Each check looks at shapes, dtypes and devices only, except the lengths and ids checks,
-# which take one min/max reduction per call.
+# The generic checks live in d2lt.validate; these are about attention's own contracts
+# (lengths, masks, devices of layers), shared with d2lt.seq2seq and d2lt.bahdanau
+# (imports run tasks -> models -> attention). Each check looks at shapes, dtypes and
+# devices only, except the lengths and ids checks, which take one min/max reduction per call.
 
 _INT_DTYPES = (torch.uint8, torch.int8, torch.int16, torch.int32, torch.int64)
 
@@ -73,46 +75,9 @@ def _shape(x):
     return tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
 
 
-def _what(x) -> str:
-    """An argument as an error message names it: dtype and shape of a tensor, else type and value."""
-    if isinstance(x, torch.Tensor):
-        return f"a {str(x.dtype).replace('torch.', '')} tensor of shape {tuple(x.shape)} on {x.device}"
-    r = repr(x)
-    return f"{type(x).__name__} {r if len(r) <= 60 else r[:57] + '...'}"
-
-
-def _is_int(v) -> bool:
-    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
-
-
-def _int_arg(v, name, low=1, high=None) -> int:
-    """``v`` as an int in ``[low, high]``; TypeError for a non-int (bool included), ValueError out of range."""
-    rng = f">= {low}" if high is None else f"in [{low}, {high}]"
-    if not _is_int(v):
-        raise TypeError(f"{name} must be an int {rng}, got {_what(v)}")
-    if v < low or (high is not None and v > high):
-        raise ValueError(f"{name} must be an int {rng}, got {v!r}")
-    return int(v)
-
-
-def _bool_arg(v, name) -> bool:
-    if not isinstance(v, bool):
-        raise TypeError(f"{name} must be True or False, got {_what(v)}")
-    return v
-
-
-def _dropout_arg(p, name="dropout") -> float:
-    """A dropout probability in ``[0, 1)`` (1 would drop everything; NaN compares false and is refused)."""
-    if not isinstance(p, numbers.Real) or isinstance(p, bool):
-        raise TypeError(f"{name} must be a number in [0, 1), got {_what(p)}")
-    if not 0.0 <= p < 1.0:
-        raise ValueError(f"{name} must be a probability in [0, 1), got {p!r}")
-    return float(p)
-
-
 def _opt_size(v, name):
     """None (infer the width at the first call) or a positive int."""
-    return None if v is None else _int_arg(v, name)
+    return None if v is None else check.integer(v, name, low=1)
 
 
 def _check_lengths(lens, name, shapes, expected, low, high, why=""):
@@ -123,11 +88,11 @@ def _check_lengths(lens, name, shapes, expected, low, high, why=""):
     One reduction (and one host sync) per call; none for an empty tensor.
     """
     if not isinstance(lens, torch.Tensor):
-        raise TypeError(f"{name} must be a tensor of shape {expected}, got {_what(lens)}")
+        raise TypeError(f"{name} must be a tensor of shape {expected}, got {check.describe(lens)}")
     if tuple(lens.shape) not in shapes:
-        raise ValueError(f"{name} must be a tensor of shape {expected}, got {_what(lens)}")
+        raise ValueError(f"{name} must be a tensor of shape {expected}, got {check.describe(lens)}")
     if lens.dtype not in _INT_DTYPES and not lens.is_floating_point():
-        raise TypeError(f"{name} must hold integer lengths (an integer tensor), got {_what(lens)}")
+        raise TypeError(f"{name} must hold integer lengths (an integer tensor), got {check.describe(lens)}")
     if lens.numel() == 0:
         return
     lo, hi = torch.aminmax(lens)
@@ -136,21 +101,11 @@ def _check_lengths(lens, name, shapes, expected, low, high, why=""):
         lo, hi, frac = torch.stack([lo, hi, not_whole.any().to(lens.dtype)]).tolist()
         if frac:
             bad = lens[not_whole][0].item()
-            raise ValueError(f"{name} must hold whole numbers (lengths), got {bad!r} in {_what(lens)}")
+            raise ValueError(f"{name} must hold whole numbers (lengths), got {bad!r} in {check.describe(lens)}")
     else:
         lo, hi = torch.stack([lo, hi]).tolist()
     if lo < low or hi > high:
         raise ValueError(f"{name} must lie in [{low}, {high}]{why}, got min {lo:g}, max {hi:g}")
-
-
-def _check_float_tensor(x, name, dims, expected):
-    """A floating-point tensor with ``dims`` dimensions (``expected`` names the shape)."""
-    if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{name} must be a tensor of shape {expected}, got {_what(x)}")
-    if x.dim() != dims:
-        raise ValueError(f"{name} must be a tensor of shape {expected}, got {_what(x)}")
-    if not x.is_floating_point():
-        raise TypeError(f"{name} must be a floating-point tensor (scores, features), got {_what(x)}")
 
 
 def _check_device(x, name, param, owner):
@@ -161,18 +116,6 @@ def _check_device(x, name, param, owner):
     if x.device != param.device:
         raise ValueError(f"{name} is on {x.device} but {owner} is on {param.device}: move one of them "
                          f"with .to(...)")
-
-
-def _check_device_arg(device):
-    """None, a str or a torch.device, as a torch.device (None stays None)."""
-    if device is None or isinstance(device, torch.device):
-        return device
-    if not isinstance(device, str):
-        raise TypeError(f"device must be None, a str such as 'cpu' or a torch.device, got {_what(device)}")
-    try:
-        return torch.device(device)
-    except RuntimeError as e:  # torch's message for a malformed device string
-        raise ValueError(f"device must name a torch device such as 'cpu' or 'cuda:0', got {device!r}") from e
 
 
 # ----------------------------------------------------------------------------- masks
@@ -188,11 +131,11 @@ def padding_mask(valid_lens, num_queries: int, num_keys: int) -> torch.Tensor:
     query of a row, broadcast over queries); shape ``(B, Q)`` gives ``(B, Q, K)``.
     Lengths are whole numbers in ``[0, K]``; a length of 0 masks every key of its row.
     """
-    Q = _int_arg(num_queries, "num_queries", low=0)
-    K = _int_arg(num_keys, "num_keys")
+    Q = check.integer(num_queries, "num_queries", low=0)
+    K = check.integer(num_keys, "num_keys", low=1)
     if not isinstance(valid_lens, torch.Tensor):
         raise TypeError(f"valid_lens must be a tensor of shape (B,) or (B, {Q}) (one length per row, "
-                        f"or per query), got {_what(valid_lens)}")
+                        f"or per query), got {check.describe(valid_lens)}")
     if not (valid_lens.dim() == 1 or (valid_lens.dim() == 2 and valid_lens.shape[1] == Q)):
         raise ValueError(f"valid_lens must have shape (B,) or (B, {Q}) (one length per row, "
                          f"or per query), got {_shape(valid_lens)}")
@@ -212,11 +155,11 @@ def causal_mask(T: int, device=None, num_keys: int | None = None) -> torch.Tenso
     (aligned to the lower right, as when decoding with a key-value cache):
     query i sees keys ``<= i + K - T``. ``K`` defaults to ``T``.
     """
-    T = _int_arg(T, "T", low=0)
-    K = T if num_keys is None else _int_arg(num_keys, "num_keys", low=0)
+    T = check.integer(T, "T", low=0)
+    K = T if num_keys is None else check.integer(num_keys, "num_keys", low=0)
     if K < T:
         raise ValueError(f"causal_mask needs 0 <= T <= num_keys, got T={T}, num_keys={K}")
-    device = _check_device_arg(device)
+    device = check.device(device)
     q = torch.arange(T, device=device)[:, None] + (K - T)  # absolute position of each query
     return torch.arange(K, device=device)[None, :] <= q  # (T, K)
 
@@ -227,7 +170,7 @@ def _check_valid_lens(valid_lens, B, Q, K):
         return
     expected = _lens_expected(B, Q)
     if not isinstance(valid_lens, torch.Tensor):
-        raise TypeError(f"valid_lens must be None or a tensor of shape {expected}, got {_what(valid_lens)}")
+        raise TypeError(f"valid_lens must be None or a tensor of shape {expected}, got {check.describe(valid_lens)}")
     if valid_lens.shape not in ((B,), (B, Q)):
         raise ValueError(f"valid_lens must be None or a tensor of shape {expected}, got {_shape(valid_lens)}")
     _check_lengths(valid_lens, "valid_lens", ((B,), (B, Q)), expected, 0, K,
@@ -255,15 +198,15 @@ def softmax_with_mask(scores, mask):
     ``mask`` must be a bool tensor on the device of ``scores`` that broadcasts to its shape.
     """
     if not isinstance(scores, torch.Tensor) or scores.dim() < 1:
-        raise TypeError(f"scores must be a tensor with at least one dimension, got {_what(scores)}")
+        raise TypeError(f"scores must be a tensor with at least one dimension, got {check.describe(scores)}")
     if not scores.is_floating_point():
-        raise TypeError(f"scores must be a floating-point tensor, got {_what(scores)}")
+        raise TypeError(f"scores must be a floating-point tensor, got {check.describe(scores)}")
     if scores.shape[-1] == 0:
         raise ValueError(f"scores has no keys (last dimension 0): nothing to take a softmax over, "
-                         f"got {_what(scores)}")
+                         f"got {check.describe(scores)}")
     if mask is not None:
         if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool:
-            raise TypeError(f"mask must be None or a bool tensor (True = may attend), got {_what(mask)}")
+            raise TypeError(f"mask must be None or a bool tensor (True = may attend), got {check.describe(mask)}")
         try:
             fits = torch.broadcast_shapes(mask.shape, scores.shape) == scores.shape
         except RuntimeError:
@@ -286,17 +229,17 @@ def masked_softmax(X, valid_lens=None):
     key) gets uniform weights ``1/K``. ``X`` is not modified (``d2l``'s version
     writes into it).
     """
-    _check_float_tensor(X, "X", 3, "(B, Q, K)")
+    check.tensor(X, "X", dims=3, shape="(B, Q, K)", kind="float")
     B, Q, K = X.shape
     if K == 0:
-        raise ValueError(f"X has no keys (K = 0): nothing to take a softmax over, got {_what(X)}")
+        raise ValueError(f"X has no keys (K = 0): nothing to take a softmax over, got {check.describe(X)}")
     _check_valid_lens(valid_lens, B, Q, K)
     return softmax_with_mask(X, _make_mask(valid_lens, Q, K, False, X.device))
 
 
 def _check_qkv(queries, keys, values, same_width=True):
     for name, t in (("queries", queries), ("keys", keys), ("values", values)):
-        _check_float_tensor(t, name, 3, "(batch, n, width)")
+        check.tensor(t, name, dims=3, shape="(batch, n, width)", kind="float")
     if not (queries.shape[0] == keys.shape[0] == values.shape[0]):
         raise ValueError(f"queries, keys and values must have the same batch size, got "
                          f"{tuple(queries.shape)}, {tuple(keys.shape)}, {tuple(values.shape)}")
@@ -325,12 +268,12 @@ class DotProductAttention(nn.Module):
 
     def __init__(self, dropout=0.0):
         super().__init__()
-        self.dropout = nn.Dropout(_dropout_arg(dropout))
+        self.dropout = nn.Dropout(check.dropout(dropout))
         self.attention_weights = None
 
     def forward(self, queries, keys, values, valid_lens=None, is_causal=False):
         _check_qkv(queries, keys, values)
-        _bool_arg(is_causal, "is_causal")
+        check.boolean(is_causal, "is_causal")
         B, Q, d = queries.shape
         K = keys.shape[1]
         _check_valid_lens(valid_lens, B, Q, K)
@@ -370,8 +313,8 @@ class AdditiveAttention(nn.Module):
 
     def __init__(self, num_hiddens, dropout=0.0, query_size=None, key_size=None):
         super().__init__()
-        num_hiddens = _int_arg(num_hiddens, "num_hiddens")
-        dropout = _dropout_arg(dropout)
+        num_hiddens = check.integer(num_hiddens, "num_hiddens", low=1)
+        dropout = check.dropout(dropout)
         query_size, key_size = _opt_size(query_size, "query_size"), _opt_size(key_size, "key_size")
         self.W_k = _linear(key_size, num_hiddens, bias=False)
         self.W_q = _linear(query_size, num_hiddens, bias=False)
@@ -395,10 +338,10 @@ class AdditiveAttention(nn.Module):
 
 def _check_heads_input(X, num_heads, what):
     if not isinstance(X, torch.Tensor):
-        raise TypeError(f"X must be a tensor of shape {what}, got {_what(X)}")
+        raise TypeError(f"X must be a tensor of shape {what}, got {check.describe(X)}")
     if X.dim() != 3:
-        raise ValueError(f"X must be a tensor of shape {what}, got {_what(X)}")
-    return _int_arg(num_heads, "num_heads")
+        raise ValueError(f"X must be a tensor of shape {what}, got {check.describe(X)}")
+    return check.integer(num_heads, "num_heads", low=1)
 
 
 def transpose_qkv(X, num_heads):
@@ -452,15 +395,16 @@ class MultiHeadAttention(nn.Module):
     def __init__(self, num_hiddens, num_heads, dropout=0.0, bias=False, *, query_size=None,
                  key_size=None, value_size=None, fused=True):
         super().__init__()
-        num_hiddens, num_heads = _int_arg(num_hiddens, "num_hiddens"), _int_arg(num_heads, "num_heads")
+        num_hiddens = check.integer(num_hiddens, "num_hiddens", low=1)
+        num_heads = check.integer(num_heads, "num_heads", low=1)
         if num_hiddens % num_heads:
             raise ValueError(f"num_hiddens must be divisible by num_heads, got num_hiddens={num_hiddens}, "
                              f"num_heads={num_heads}")
-        dropout, bias = _dropout_arg(dropout), _bool_arg(bias, "bias")
+        dropout, bias = check.dropout(dropout), check.boolean(bias, "bias")
         sizes = [_opt_size(s, n) for s, n in ((query_size, "query_size"), (key_size, "key_size"),
                                               (value_size, "value_size"))]
         self.num_hiddens, self.num_heads = num_hiddens, num_heads
-        self.fused = _bool_arg(fused, "fused")
+        self.fused = check.boolean(fused, "fused")
         self.W_q = _linear(sizes[0], num_hiddens, bias)
         self.W_k = _linear(sizes[1], num_hiddens, bias)
         self.W_v = _linear(sizes[2], num_hiddens, bias)
@@ -487,7 +431,7 @@ class MultiHeadAttention(nn.Module):
 
     def forward(self, queries, keys, values, valid_lens=None, is_causal=False):
         self._check_inputs(queries, keys, values)
-        _bool_arg(is_causal, "is_causal")
+        check.boolean(is_causal, "is_causal")
         B, Q, _ = queries.shape
         K = keys.shape[1]
         _check_valid_lens(valid_lens, B, Q, K)
@@ -545,7 +489,7 @@ def mha_from_torch(torch_mha: nn.MultiheadAttention, fused=True) -> MultiHeadAtt
     if not isinstance(torch_mha, nn.MultiheadAttention):
         raise TypeError(f"torch_mha must be a torch.nn.MultiheadAttention, got {type(torch_mha).__name__}")
     m = torch_mha
-    _bool_arg(fused, "fused")
+    check.boolean(fused, "fused")
     if m.bias_k is not None or m.add_zero_attn:
         raise ValueError("add_bias_kv and add_zero_attn have no counterpart in d2lt.MultiHeadAttention")
     d, bias = m.embed_dim, m.in_proj_bias is not None
@@ -577,7 +521,8 @@ def sinusoidal_table(max_len: int, num_hiddens: int) -> torch.Tensor:
 
     ``P[pos, 2i] = sin(pos / 10000^(2i/d))``, ``P[pos, 2i+1] = cos(pos / 10000^(2i/d))``.
     """
-    max_len, num_hiddens = _int_arg(max_len, "max_len"), _int_arg(num_hiddens, "num_hiddens")
+    max_len = check.integer(max_len, "max_len", low=1)
+    num_hiddens = check.integer(num_hiddens, "num_hiddens", low=1)
     pos = torch.arange(max_len, dtype=torch.float32).reshape(-1, 1)
     angles = pos / torch.pow(10000, torch.arange(0, num_hiddens, 2, dtype=torch.float32) / num_hiddens)
     P = torch.zeros(max_len, num_hiddens)
@@ -591,14 +536,14 @@ def _check_positions_input(X, P, kind):
     _, max_len, d = P.shape
     expected = f"(B, T <= {max_len}, {d})"
     if not isinstance(X, torch.Tensor):
-        raise TypeError(f"X must be a tensor of shape {expected}, got {_what(X)}")
+        raise TypeError(f"X must be a tensor of shape {expected}, got {check.describe(X)}")
     if X.dim() != 3 or X.shape[-1] != d:
         raise ValueError(f"X must have shape {expected}, got {_shape(X)}")
     if X.shape[1] > max_len:
         raise ValueError(f"X must have shape {expected}, got {_shape(X)}: {X.shape[1]} positions, but this "
                          f"{kind} was built for max_len={max_len}; build it with max_len >= {X.shape[1]}")
     if not X.is_floating_point():
-        raise TypeError(f"X must be a floating-point tensor (embeddings), got {_what(X)}")
+        raise TypeError(f"X must be a floating-point tensor (embeddings), got {check.describe(X)}")
     if X.device != P.device:
         raise ValueError(f"X is on {X.device} but the {kind} table is on {P.device}: move the module "
                          f"with .to({str(X.device)!r})")
@@ -614,7 +559,7 @@ class PositionalEncoding(nn.Module):
 
     def __init__(self, num_hiddens, dropout=0.0, max_len=1000):
         super().__init__()
-        self.dropout = nn.Dropout(_dropout_arg(dropout))
+        self.dropout = nn.Dropout(check.dropout(dropout))
         self.register_buffer("P", sinusoidal_table(max_len, num_hiddens).unsqueeze(0), persistent=False)
 
     def forward(self, X):
@@ -630,8 +575,9 @@ class LearnedPositionalEncoding(nn.Module):
 
     def __init__(self, num_hiddens, dropout=0.0, max_len=1000):
         super().__init__()
-        num_hiddens, max_len = _int_arg(num_hiddens, "num_hiddens"), _int_arg(max_len, "max_len")
-        self.dropout = nn.Dropout(_dropout_arg(dropout))
+        num_hiddens = check.integer(num_hiddens, "num_hiddens", low=1)
+        max_len = check.integer(max_len, "max_len", low=1)
+        self.dropout = nn.Dropout(check.dropout(dropout))
         self.P = nn.Parameter(torch.randn(1, max_len, num_hiddens) * 0.02)
 
     def forward(self, X):

@@ -29,7 +29,8 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from .attention import AdditiveAttention, _int_arg, _what, softmax_with_mask
+from . import validate as check
+from .attention import AdditiveAttention, softmax_with_mask
 from .seq2seq import (Decoder, EncoderDecoder, Seq2SeqConfig, _check_encoder_outputs, _check_ids, _check_lens,
                       _check_model, _check_sizes, _check_vocab, _check_vocab_fits, _model_device, greedy_decode,
                       init_seq2seq, rnn_seq2seq)
@@ -95,9 +96,11 @@ class Seq2SeqAttentionDecoder(Decoder):
             raise TypeError(f"state must come from init_state (an AttentionState), got {type(state).__name__}")
         B, H = state.hidden.shape[1], self.num_hiddens
         if not isinstance(query, torch.Tensor):
-            raise TypeError(f"query must be a tensor of shape ({B}, {H}) (the decoder state), got {_what(query)}")
+            raise TypeError(f"query must be a tensor of shape ({B}, {H}) (the decoder state), "
+                            f"got {check.describe(query)}")
         if tuple(query.shape) != (B, H):
-            raise ValueError(f"query must be a tensor of shape ({B}, {H}) (the decoder state), got {_what(query)}")
+            raise ValueError(f"query must be a tensor of shape ({B}, {H}) (the decoder state), "
+                             f"got {check.describe(query)}")
         if query.device != state.keys.device:
             raise ValueError(f"query is on {query.device} but the state is on {state.keys.device}")
         q = self.attention.W_q(query)  # (B, H)
@@ -154,7 +157,8 @@ def align(model: EncoderDecoder, sentence: str, src_vocab: Vocab, tgt_vocab: Voc
     _check_vocab(src_vocab, "src_vocab")
     _check_vocab(tgt_vocab, "tgt_vocab")
     _check_vocab_fits(model, src_vocab, tgt_vocab)
-    src_steps, max_steps = _int_arg(src_steps, "src_steps"), _int_arg(max_steps, "max_steps")
+    src_steps = check.integer(src_steps, "src_steps", low=1)
+    max_steps = check.integer(max_steps, "max_steps", low=1)
     device = _model_device(model)
     src, src_len = encode([tokenize(sentence)], src_vocab, src_steps, eos=True)
     ids, attn = greedy_decode(model, src.to(device), src_len.to(device), tgt_vocab.bos, tgt_vocab.eos,

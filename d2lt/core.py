@@ -13,7 +13,6 @@ Notebooks never hard-code a size: they ask the profile, e.g.
 """
 from __future__ import annotations
 
-import numbers
 import os
 import platform
 import random
@@ -21,6 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+
+from . import validate as check
 
 PROFILES = ("ci", "cpu", "gpu")
 PROFILE_ENV = "D2LT_PROFILE"
@@ -94,10 +95,7 @@ class Profile:
     name: str
 
     def __post_init__(self):
-        if not isinstance(self.name, str):
-            raise TypeError(f"profile must be a str, one of {PROFILES}, got {type(self.name).__name__}")
-        if self.name not in PROFILES:
-            raise ValueError(f"profile must be one of {PROFILES}, got {self.name!r}")
+        check.string(self.name, "profile", choices=PROFILES)
 
     def pick(self, *, ci=_MISSING, cpu=_MISSING, gpu=None):
         """Return the value for this profile; ``gpu`` defaults to the ``cpu`` value.
@@ -132,12 +130,7 @@ def check_seed(seed, name: str = "seed") -> int:
     A bool, a float or a string is a ``TypeError``; an int out of range a
     ``ValueError``; both say what was expected and what came.
     """
-    if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, numbers.Integral):
-        raise TypeError(f"{name} must be an int in [0, {SEED_MAX}], got {type(seed).__name__} {seed!r}")
-    seed = int(seed)
-    if not 0 <= seed <= SEED_MAX:
-        raise ValueError(f"{name} must be an int in [0, {SEED_MAX}] (numpy's range), got {seed}")
-    return seed
+    return check.integer(seed, name, low=0, high=SEED_MAX)
 
 
 def seed_everything(seed: int = 0) -> None:

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import numbers
 import os
 import random
 import re
@@ -40,6 +39,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
+from . import validate as check
 from .core import check_seed
 from .files import (PARTIAL_PREFIX, IntegrityError, MissingFileError, as_path, atomic_write,
                     atomic_write_bytes, clean_partials, file_digest, replace, verify_record,
@@ -136,8 +136,7 @@ def _archive_sha(path: Path) -> str:
 
 
 def _distribution(name) -> Distribution:
-    if not isinstance(name, str):
-        raise TypeError(f"name must be a str naming one of {sorted(DISTRIBUTIONS)}, got {type(name).__name__}")
+    check.string(name, "name", what=f"a str naming one of {sorted(DISTRIBUTIONS)}")
     if name not in DISTRIBUTIONS:
         raise ValueError(f"unknown distribution {name!r}; expected one of {sorted(DISTRIBUTIONS)}")
     return DISTRIBUTIONS[name]
@@ -220,8 +219,7 @@ def fetch(name: str) -> Path:
 
 
 def _check_member(member) -> str:
-    if not isinstance(member, str):
-        raise TypeError(f"member must be a str, a path inside the archive, got {type(member).__name__}")
+    check.string(member, "member", what="a str, a path inside the archive")
     if not member or "\0" in member:
         raise ValueError(f"member must be a non-empty path inside the archive, got {member!r}")
     posix, win = PurePosixPath(member), PureWindowsPath(member)
@@ -322,19 +320,10 @@ class VersePair:
     split: str
 
 
-def _int_arg(value, name: str, lo: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
-    value = int(value)
-    if lo is not None and value < lo:
-        raise ValueError(f"{name} must be an int >= {lo}, got {value}")
-    return value
-
-
 def _check_ref(ref, name: str = "ref") -> tuple:
     if isinstance(ref, (str, bytes)) or not isinstance(ref, (tuple, list)) or len(ref) != 3:
         raise TypeError(f"{name} must be a (book, chapter, verse) tuple of 3 ints, got {ref!r}")
-    return tuple(_int_arg(x, f"{name}[{i}]", 0) for i, x in enumerate(ref))
+    return tuple(check.integer(x, f"{name}[{i}]", low=0) for i, x in enumerate(ref))
 
 
 def split_of(ref) -> str:
@@ -512,17 +501,13 @@ def load_verses(src: str = "web", tgt: str = "lsg", split: str | None = None,
     corpus is never silently shortened or altered.
     """
     for arg, value in (("src", src), ("tgt", tgt)):
-        if not isinstance(value, str):
-            raise TypeError(f"{arg} must be a str, one of {sorted(TRANSLATIONS)}, got {type(value).__name__}")
-        if value not in TRANSLATIONS:
-            raise ValueError(f"{arg} must be one of {sorted(TRANSLATIONS)}, got {value!r}")
+        check.string(value, arg, choices=sorted(TRANSLATIONS))
     if src == tgt:
         raise ValueError(f"src and tgt must differ, both are {src!r}")
     if split is not None and (not isinstance(split, str) or split not in SPLITS):
         raise ValueError(f"split must be None or one of {SPLITS}, got {split!r}")
     for arg, value in (("max_words", max_words), ("limit", limit)):
-        if value is not None:
-            _int_arg(value, f"{arg} (None or a positive int)", 1)
+        check.integer(value, arg, low=1, allow_none=True)
     seed = check_seed(seed)
     offline()  # a bad D2LT_OFFLINE is refused even when everything is cached
     path, rows = _prepare_verses(src, tgt)
@@ -545,8 +530,7 @@ def load_verses(src: str = "web", tgt: str = "lsg", split: str | None = None,
 def _num2words_lang(lang, name: str) -> str:
     from num2words import CONVERTER_CLASSES
 
-    if not isinstance(lang, str):
-        raise TypeError(f"{name} must be a str naming a num2words language, got {type(lang).__name__}")
+    check.string(lang, name, what="a str naming a num2words language")
     if lang not in CONVERTER_CLASSES:
         raise ValueError(f"{name} must be a language num2words knows (e.g. 'en', 'fr', 'de'; "
                          f"{len(CONVERTER_CLASSES)} in all), got {lang!r}")
@@ -563,9 +547,8 @@ def number_pairs(n: int, lo: int = 0, hi: int = 10**9, src_lang: str = "en", tgt
     """
     from num2words import num2words
 
-    n = _int_arg(n, "n (a positive int)", 1)
-    if isinstance(lo, bool) or isinstance(hi, bool) or not (isinstance(lo, numbers.Integral)
-                                                            and isinstance(hi, numbers.Integral)):
+    n = check.integer(n, "n", low=1)
+    if not (check.is_int(lo) and check.is_int(hi)):
         raise TypeError(f"need integers 0 <= lo < hi, got lo={lo!r}, hi={hi!r}")
     lo, hi = int(lo), int(hi)
     if not 0 <= lo < hi:

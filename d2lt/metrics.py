@@ -15,23 +15,13 @@ from __future__ import annotations
 
 import collections
 import math
-import numbers
 from collections.abc import Sequence
 
-
-def _check_str(value, name):
-    if not isinstance(value, str):
-        raise TypeError(f"{name} must be a space-separated str, got {type(value).__name__}")
+from . import validate as check
 
 
-def _check_order(value, name):
-    """The largest n-gram order: an int >= 1."""
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool):
-        raise TypeError(f"{name} must be a positive int (the largest n-gram order), "
-                        f"got {type(value).__name__} {value!r}")
-    if value < 1:
-        raise ValueError(f"{name} must be a positive int (the largest n-gram order), got {value!r}")
-    return int(value)
+_SENTENCE = "a space-separated str"
+_ORDER = "a positive int (the largest n-gram order)"
 
 
 def bleu(pred_seq: str, label_seq: str, k: int) -> float:
@@ -40,9 +30,9 @@ def bleu(pred_seq: str, label_seq: str, k: int) -> float:
     Same contract and values as ``d2l.bleu``. An empty prediction scores 0; the
     label must hold at least one token.
     """
-    _check_str(pred_seq, "pred_seq")
-    _check_str(label_seq, "label_seq")
-    k = _check_order(k, "k")
+    check.string(pred_seq, "pred_seq", what=_SENTENCE)
+    check.string(label_seq, "label_seq", what=_SENTENCE)
+    k = check.integer(k, "k", low=1, what=_ORDER)
     if not label_seq.split():
         raise ValueError(f"label_seq must hold at least one token, got {label_seq!r}")
     pred, label = pred_seq.split(" "), label_seq.split(" ")
@@ -88,7 +78,7 @@ def bleu_stats(hypotheses, references, max_n: int = 4):
     ``hypotheses`` and ``references`` are equally long, non-empty lists of
     whitespace-tokenised strings.
     """
-    max_n = _check_order(max_n, "max_n")
+    max_n = check.integer(max_n, "max_n", low=1, what=_ORDER)
     _check_corpus(hypotheses, references)
     matches, totals = [0] * max_n, [0] * max_n
     hyp_len = ref_len = 0
@@ -110,7 +100,7 @@ def corpus_bleu(hypotheses, references, max_n: int = 4) -> float:
     smooth_method="none", force=True).score``. Both lists are equally long and
     not empty; a corpus with no n-gram match of some order scores 0.
     """
-    max_n = _check_order(max_n, "max_n")
+    max_n = check.integer(max_n, "max_n", low=1, what=_ORDER)
     matches, totals, c, r = bleu_stats(hypotheses, references, max_n)
     if c == 0 or min(matches) == 0:
         return 0.0

@@ -7,10 +7,14 @@ labels and titles must match the panels.
 from __future__ import annotations
 
 import math
-import numbers
 
 import numpy as np
 import torch
+
+from . import validate as check
+
+
+_OPTIONAL_FINITE = "finite, a number or None"
 
 
 def _plt():
@@ -45,21 +49,9 @@ def _finite(arr, name):
     return arr
 
 
-def _check_str(value, name, optional=False):
-    if value is None and optional:
-        return
-    if not isinstance(value, str):
-        raise TypeError(f"{name} must be a str{' or None' if optional else ''}, got {type(value).__name__}")
-
-
-def _check_bool(value, name):
-    if not isinstance(value, bool):
-        raise TypeError(f"{name} must be True or False, got {type(value).__name__} {value!r}")
-
-
 def _check_figsize(figsize):
     if (not isinstance(figsize, (tuple, list)) or len(figsize) != 2
-            or not all(isinstance(v, numbers.Real) and not isinstance(v, bool) for v in figsize)):
+            or not all(check.is_number(v) for v in figsize)):
         raise TypeError(f"figsize must be a pair of numbers (width, height) in inches, got {figsize!r}")
     if not all(math.isfinite(v) and v > 0 for v in figsize):
         raise ValueError(f"figsize must be two finite sizes > 0, got {figsize!r}")
@@ -102,11 +94,11 @@ def _check_curves(curves, logx=False, logy=False):
 def plot_curves(curves: dict, xlabel="step", ylabel="loss", title=None, logx=False, logy=False,
                 ax=None, figsize=(5, 3), marker=None):
     """One line per entry of ``curves``: ``{label: (xs, ys)}``. Returns the axes."""
-    _check_str(xlabel, "xlabel")
-    _check_str(ylabel, "ylabel")
-    _check_str(title, "title", optional=True)
-    _check_bool(logx, "logx")
-    _check_bool(logy, "logy")
+    check.string(xlabel, "xlabel")
+    check.string(ylabel, "ylabel")
+    check.string(title, "title", allow_none=True)
+    check.boolean(logx, "logx")
+    check.boolean(logy, "logy")
     _check_ax(ax)
     _check_figsize(figsize)
     arrays = _check_curves(curves, logx, logy)
@@ -139,16 +131,6 @@ def _check_labels(labels, name, want, what):
     return labels
 
 
-def _optional_finite(value, name):
-    if value is None:
-        return None
-    if not isinstance(value, numbers.Real) or isinstance(value, bool):
-        raise TypeError(f"{name} must be None or a number, got {type(value).__name__} {value!r}")
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value!r}")
-    return float(value)
-
-
 def show_heatmaps(matrices, xlabel, ylabel, titles=None, figsize=(2.5, 2.5), cmap="Reds",
                   xticklabels=None, yticklabels=None, colorbar=True, vmin=0.0, vmax=None):
     """Heatmaps of a 4-D array ``(rows, cols, n_queries, n_keys)``, like ``d2l.show_heatmaps``.
@@ -167,8 +149,8 @@ def show_heatmaps(matrices, xlabel, ylabel, titles=None, figsize=(2.5, 2.5), cma
     if 0 in m.shape:
         raise ValueError(f"matrices must not be empty, got shape {m.shape}")
     _finite(m, "matrices")
-    _check_str(xlabel, "xlabel")
-    _check_str(ylabel, "ylabel")
+    check.string(xlabel, "xlabel")
+    check.string(ylabel, "ylabel")
     rows, cols = m.shape[:2]
     if titles is not None:
         if isinstance(titles, (str, bytes)) or not isinstance(titles, (list, tuple)):
@@ -179,9 +161,9 @@ def show_heatmaps(matrices, xlabel, ylabel, titles=None, figsize=(2.5, 2.5), cma
     xticklabels = _check_labels(xticklabels, "xticklabels", m.shape[3], "key (the last dimension)")
     yticklabels = _check_labels(yticklabels, "yticklabels", m.shape[2], "query (the third dimension)")
     _check_figsize(figsize)
-    _check_bool(colorbar, "colorbar")
-    vmin = _optional_finite(vmin, "vmin")
-    vmax = _optional_finite(vmax, "vmax")
+    check.boolean(colorbar, "colorbar")
+    vmin = check.number(vmin, "vmin", allow_none=True, what=_OPTIONAL_FINITE)
+    vmax = check.number(vmax, "vmax", allow_none=True, what=_OPTIONAL_FINITE)
     vmin = float(m.min()) if vmin is None else vmin
     vmax = float(m.max()) if vmax is None else vmax
     if vmin > vmax:
@@ -229,16 +211,16 @@ def _check_bucket_rows(label, rows, keys):
             raise ValueError(f"{where} lacks {missing}: expected a row of bleu_by_length")
         b, n = r["bucket"], r["n"]
         ints = isinstance(b, (tuple, list)) and len(b) == 2 and all(
-            isinstance(e, numbers.Integral) and not isinstance(e, bool) for e in b)
+            check.is_int(e) for e in b)
         if not ints or b[0] >= b[1]:
             raise ValueError(f"{where}['bucket'] must be two increasing ints (lo, hi), got {b!r}")
-        if not isinstance(n, numbers.Integral) or isinstance(n, bool) or n < 0:
+        if not check.is_int(n) or n < 0:
             raise ValueError(f"{where}['n'] must be a count >= 0, got {n!r}")
         if n == 0:
             continue
         for k in keys:
             v = r[k]
-            if not isinstance(v, numbers.Real) or isinstance(v, bool) or not math.isfinite(v):
+            if not check.is_number(v) or not math.isfinite(v):
                 raise ValueError(f"{where}[{k!r}] must be a finite number for a bucket of {n} "
                                  f"sentences, got {v!r}")
         kept.append(r)
@@ -268,7 +250,7 @@ def plot_buckets(rows_by_model: dict, title=None, keys=("bleu",), figsize=(4.5, 
     unknown = [k for k in keys if k not in SCORES]
     if unknown:
         raise ValueError(f"keys must be among {SCORES}, got {unknown}")
-    _check_str(title, "title", optional=True)
+    check.string(title, "title", allow_none=True)
     _check_figsize(figsize)
     kept = {label: _check_bucket_rows(label, rows, keys) for label, rows in rows_by_model.items()}
     plt = _plt()
@@ -318,16 +300,12 @@ def loglog(curves: dict, xlabel, ylabel, title=None, ax=None, figsize=(5, 3.5), 
     dominates); at least two points with different x must remain. Returns
     ``(ax, {label: slope})``.
     """
-    _check_str(xlabel, "xlabel")
-    _check_str(ylabel, "ylabel")
-    _check_str(title, "title", optional=True)
+    check.string(xlabel, "xlabel")
+    check.string(ylabel, "ylabel")
+    check.string(title, "title", allow_none=True)
     _check_ax(ax)
     _check_figsize(figsize)
-    if fit_from is not None:
-        if not isinstance(fit_from, numbers.Real) or isinstance(fit_from, bool):
-            raise TypeError(f"fit_from must be None or a number, got {type(fit_from).__name__} {fit_from!r}")
-        if not (math.isfinite(fit_from) and fit_from > 0):
-            raise ValueError(f"fit_from must be a finite x > 0, got {fit_from!r}")
+    check.number(fit_from, "fit_from", low=0, strict=True, allow_none=True, what="None or a finite x > 0")
     arrays = _check_curves(curves, logx=True, logy=True)
     fits = {}
     for label, (xs, ys) in arrays.items():

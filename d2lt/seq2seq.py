@@ -25,8 +25,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .attention import (_bool_arg, _check_device, _check_device_arg, _check_lengths, _dropout_arg, _int_arg,
-                        _is_int, _shape, _what)
+from . import validate as check
+from .attention import _check_device, _check_lengths, _shape
 from .text import Vocab, decode, encode, tokenize
 
 _ID_DTYPES = (torch.int64, torch.int32)  # what nn.Embedding takes
@@ -45,14 +45,14 @@ def _check_ids(X, name="X", embedding=None, owner="the model"):
     range in self" or a CUDA device-side assert."""
     if not isinstance(X, torch.Tensor):
         raise TypeError(f"{name} must be an integer tensor of shape (batch, steps) holding token ids, "
-                        f"got {_what(X)}")
+                        f"got {check.describe(X)}")
     if X.dim() != 2:
-        raise ValueError(f"{name} must be an integer tensor of shape (batch, steps), got {_what(X)}")
+        raise ValueError(f"{name} must be an integer tensor of shape (batch, steps), got {check.describe(X)}")
     if X.dtype not in _ID_DTYPES:
         raise TypeError(f"{name} must be an integer tensor of shape (batch, steps) (int64 or int32 token "
-                        f"ids), got {_what(X)}")
+                        f"ids), got {check.describe(X)}")
     if X.numel() == 0:
-        raise ValueError(f"{name} is empty: expected at least one sentence and one step, got {_what(X)}")
+        raise ValueError(f"{name} is empty: expected at least one sentence and one step, got {check.describe(X)}")
     if embedding is not None:
         _check_device(X, name, embedding.weight, owner)
         vocab_size = embedding.num_embeddings
@@ -73,18 +73,18 @@ def _check_lens(valid_lens, batch, steps, name="valid_lens"):
 
 def _check_vocab(vocab, name):
     if not isinstance(vocab, Vocab):
-        raise TypeError(f"{name} must be a d2lt.text.Vocab, got {_what(vocab)}")
+        raise TypeError(f"{name} must be a d2lt.text.Vocab, got {check.describe(vocab)}")
 
 
 def _check_pairs(pairs, name="pairs"):
     """A non-empty sequence of ``(source, target, ...)`` with two strings in front."""
     if isinstance(pairs, (str, bytes)) or not isinstance(pairs, Sequence):
-        raise TypeError(f"{name} must be a list of (source, target) string pairs, got {_what(pairs)}")
+        raise TypeError(f"{name} must be a list of (source, target) string pairs, got {check.describe(pairs)}")
     if len(pairs) == 0:
         raise ValueError(f"{name} is empty: expected a list of (source, target) strings")
     for i, p in enumerate(pairs):
         if isinstance(p, (str, bytes)) or not isinstance(p, Sequence) or len(p) < 2:
-            raise TypeError(f"{name}[{i}] must be a (source, target, ...) tuple of strings, got {_what(p)}")
+            raise TypeError(f"{name}[{i}] must be a (source, target, ...) tuple of strings, got {check.describe(p)}")
         if not (isinstance(p[0], str) and isinstance(p[1], str)):
             raise TypeError(f"{name}[{i}] must start with two strings (source, target), got "
                             f"({type(p[0]).__name__}, {type(p[1]).__name__})")
@@ -94,7 +94,7 @@ def _check_model(model):
     """An encoder-decoder: ``.encoder`` and ``.decoder`` modules, the decoder with ``init_state``."""
     if not (isinstance(model, nn.Module) and isinstance(getattr(model, "encoder", None), nn.Module)
             and callable(getattr(getattr(model, "decoder", None), "init_state", None))):
-        raise TypeError(f"model must be an encoder-decoder (d2lt.seq2seq.EncoderDecoder), got {_what(model)}")
+        raise TypeError(f"model must be an encoder-decoder (d2lt.seq2seq.EncoderDecoder), got {check.describe(model)}")
 
 
 def _model_device(model):
@@ -117,7 +117,7 @@ def init_seq2seq(module):
     """Xavier-uniform initialisation of linear and GRU weights (as ``d2l.init_seq2seq``)."""
     if not isinstance(module, nn.Module):
         raise TypeError(f"init_seq2seq initialises a torch.nn.Module (use model.apply(init_seq2seq)), "
-                        f"got {_what(module)}")
+                        f"got {check.describe(module)}")
     if isinstance(module, nn.Linear):
         nn.init.xavier_uniform_(module.weight)
     if isinstance(module, nn.GRU):
@@ -129,8 +129,8 @@ def init_seq2seq(module):
 def _check_sizes(vocab_size, embed_size, num_hiddens, num_layers, dropout):
     for name, v in (("vocab_size", vocab_size), ("embed_size", embed_size),
                     ("num_hiddens", num_hiddens), ("num_layers", num_layers)):
-        _int_arg(v, name)
-    _dropout_arg(dropout)
+        check.integer(v, name, low=1)
+    check.dropout(dropout)
 
 
 class Encoder(nn.Module):
@@ -177,7 +177,7 @@ def _check_encoder_outputs(enc_all_outputs, L, H, weight):
     ``weight``; returns ``(B, Ts)``."""
     if not (isinstance(enc_all_outputs, (tuple, list)) and len(enc_all_outputs) == 2):
         raise TypeError("enc_all_outputs must be the encoder's (outputs (B, Ts, H), state (L, B, H)), "
-                        f"got {_what(enc_all_outputs)}")
+                        f"got {check.describe(enc_all_outputs)}")
     enc_outputs, hidden = enc_all_outputs
     if not isinstance(enc_outputs, torch.Tensor) or enc_outputs.dim() != 3 or enc_outputs.shape[-1] != H:
         raise ValueError(f"encoder outputs must have shape (B, Ts, {H}), got {_shape(enc_outputs)}")
@@ -217,7 +217,7 @@ class Seq2SeqDecoder(Decoder):
         if not (isinstance(state, (tuple, list)) and len(state) == 2
                 and all(isinstance(t, torch.Tensor) for t in state)):
             raise TypeError(f"state must come from init_state: (context (B, {H}), hidden ({L}, B, {H})), "
-                            f"got {_what(state)}")
+                            f"got {check.describe(state)}")
         context, hidden = state
         B = X.shape[0]
         if tuple(context.shape) != (B, H) or tuple(hidden.shape) != (L, B, H):
@@ -237,10 +237,11 @@ class EncoderDecoder(nn.Module):
     def __init__(self, encoder: Encoder, decoder: Decoder):
         super().__init__()
         if not isinstance(encoder, nn.Module):
-            raise TypeError(f"encoder must be a torch.nn.Module (a d2lt.seq2seq.Encoder), got {_what(encoder)}")
+            raise TypeError(f"encoder must be a torch.nn.Module (a d2lt.seq2seq.Encoder), "
+                            f"got {check.describe(encoder)}")
         if not (isinstance(decoder, nn.Module) and callable(getattr(decoder, "init_state", None))):
             raise TypeError(f"decoder must be a torch.nn.Module with init_state (a d2lt.seq2seq.Decoder), "
-                            f"got {_what(decoder)}")
+                            f"got {check.describe(decoder)}")
         self.encoder, self.decoder = encoder, decoder
 
     def forward(self, enc_X, dec_X, enc_valid_lens=None):
@@ -270,8 +271,8 @@ class Seq2SeqConfig:
     def validate(self):
         """Raise TypeError/ValueError unless every size is a positive int and dropout is in [0, 1)."""
         for name in ("src_vocab", "tgt_vocab", "embed_size", "num_hiddens", "num_layers"):
-            _int_arg(getattr(self, name), f"Seq2SeqConfig.{name}")
-        _dropout_arg(self.dropout, "Seq2SeqConfig.dropout")
+            check.integer(getattr(self, name), f"Seq2SeqConfig.{name}", low=1)
+        check.dropout(self.dropout, "Seq2SeqConfig.dropout")
         return self
 
     def to_dict(self):
@@ -298,15 +299,15 @@ def sequence_loss(logits, Y, pad_id: int):
     other id must lie in ``[0, V)`` and at least one must be present (one min/max per call).
     """
     if not isinstance(logits, torch.Tensor) or not logits.is_floating_point():
-        raise TypeError(f"logits must be a floating-point tensor (B, T, V), got {_what(logits)}")
+        raise TypeError(f"logits must be a floating-point tensor (B, T, V), got {check.describe(logits)}")
     if not isinstance(Y, torch.Tensor):
-        raise TypeError(f"Y must be an integer tensor (B, T) of target ids, got {_what(Y)}")
+        raise TypeError(f"Y must be an integer tensor (B, T) of target ids, got {check.describe(Y)}")
     if logits.dim() != 3 or Y.shape != logits.shape[:2]:
         raise ValueError(f"expected logits (B, T, V) and targets (B, T) with matching B, T; "
                          f"got {tuple(logits.shape)} and {tuple(Y.shape)}")
     if Y.dtype not in _ID_DTYPES + (torch.int16, torch.int8, torch.uint8):
-        raise TypeError(f"Y must be an integer tensor (B, T) of target ids, got {_what(Y)}")
-    pad_id = _int_arg(pad_id, "pad_id", low=-2**63)
+        raise TypeError(f"Y must be an integer tensor (B, T) of target ids, got {check.describe(Y)}")
+    pad_id = check.integer(pad_id, "pad_id", low=-2**63)
     V = logits.shape[-1]
     real = Y != pad_id
     kept = torch.where(real, Y, torch.zeros((), dtype=Y.dtype, device=Y.device))
@@ -339,7 +340,7 @@ class PairTensors:
         for name in ("src", "src_len", "dec_in", "tgt", "tgt_len"):
             t = getattr(self, name)
             if not isinstance(t, torch.Tensor) or t.dtype not in _ID_DTYPES:
-                raise TypeError(f"PairTensors.{name} must be an int64/int32 tensor, got {_what(t)}")
+                raise TypeError(f"PairTensors.{name} must be an int64/int32 tensor, got {check.describe(t)}")
         N = self.src.shape[0]
         want = {"src": 2, "src_len": 1, "dec_in": 2, "tgt": 2, "tgt_len": 1}
         for name, dims in want.items():
@@ -356,8 +357,9 @@ class PairTensors:
 
     def loader(self, batch_size, shuffle=True, seed=0):
         """Batches ``(src, src_len, dec_in, tgt)`` of ``batch_size`` rows (reshuffled each epoch)."""
-        batch_size = _int_arg(batch_size, "batch_size")
-        shuffle, seed = _bool_arg(shuffle, "shuffle"), _int_arg(seed, "seed", low=0, high=2**63 - 1)
+        batch_size = check.integer(batch_size, "batch_size", low=1)
+        shuffle = check.boolean(shuffle, "shuffle")
+        seed = check.integer(seed, "seed", low=0, high=2**63 - 1)
         ds = torch.utils.data.TensorDataset(self.src, self.src_len, self.dec_in, self.tgt)
         g = torch.Generator().manual_seed(seed)
         return torch.utils.data.DataLoader(ds, batch_size=batch_size, shuffle=shuffle, generator=g)
@@ -371,7 +373,8 @@ def pair_tensors(pairs, src_vocab: Vocab, tgt_vocab: Vocab, src_steps: int, tgt_
     _check_pairs(pairs)
     _check_vocab(src_vocab, "src_vocab")
     _check_vocab(tgt_vocab, "tgt_vocab")
-    src_steps, tgt_steps = _int_arg(src_steps, "src_steps"), _int_arg(tgt_steps, "tgt_steps")
+    src_steps = check.integer(src_steps, "src_steps", low=1)
+    tgt_steps = check.integer(tgt_steps, "tgt_steps", low=1)
     src_toks = [tokenize(p[0]) for p in pairs]
     tgt_toks = [tokenize(p[1]) for p in pairs]
     src, src_len = encode(src_toks, src_vocab, src_steps, bos=False, eos=True)
@@ -387,7 +390,8 @@ def seq2seq_step(model, batch, pad_id):
     ``batch`` is ``(src, src_len, dec_in, tgt)``, as :meth:`PairTensors.loader` yields it.
     """
     if not (isinstance(batch, (tuple, list)) and len(batch) == 4):
-        raise TypeError(f"batch must be (src, src_len, dec_in, tgt) from PairTensors.loader, got {_what(batch)}")
+        raise TypeError(f"batch must be (src, src_len, dec_in, tgt) from PairTensors.loader, "
+                        f"got {check.describe(batch)}")
     src, src_len, dec_in, tgt = batch
     return sequence_loss(model(src, dec_in, src_len), tgt, pad_id)
 
@@ -408,10 +412,10 @@ def greedy_decode(model: EncoderDecoder, src, src_len, bos: int, eos: int, max_s
     _check_ids(src, "src")
     V = _vocab_size(model.decoder)
     top = None if V is None else V - 1
-    bos, eos = _int_arg(bos, "bos", low=0, high=top), _int_arg(eos, "eos", low=0, high=top)
-    if not _is_int(max_steps) or max_steps < 1:
+    bos, eos = check.integer(bos, "bos", low=0, high=top), check.integer(eos, "eos", low=0, high=top)
+    if not check.is_int(max_steps) or max_steps < 1:
         raise ValueError(f"max_steps must be a positive int, got {max_steps!r}")
-    _bool_arg(save_attention, "save_attention")
+    check.boolean(save_attention, "save_attention")
     was_training = model.training
     model.eval()
     try:
@@ -442,10 +446,10 @@ def _check_sentences(sentences):
     if isinstance(sentences, str):
         raise TypeError("sentences must be a list of strings, got a single str (wrap it: [sentence])")
     if not isinstance(sentences, Sequence):
-        raise TypeError(f"sentences must be a list of strings, got {_what(sentences)}")
+        raise TypeError(f"sentences must be a list of strings, got {check.describe(sentences)}")
     for i, s in enumerate(sentences):
         if not isinstance(s, str):
-            raise TypeError(f"sentences[{i}] must be a str, got {_what(s)}")
+            raise TypeError(f"sentences[{i}] must be a str, got {check.describe(s)}")
 
 
 def translate(model, sentences, src_vocab: Vocab, tgt_vocab: Vocab, src_steps: int, max_steps: int,
@@ -459,9 +463,10 @@ def translate(model, sentences, src_vocab: Vocab, tgt_vocab: Vocab, src_steps: i
     _check_vocab(src_vocab, "src_vocab")
     _check_vocab(tgt_vocab, "tgt_vocab")
     _check_vocab_fits(model, src_vocab, tgt_vocab)
-    src_steps, max_steps = _int_arg(src_steps, "src_steps"), _int_arg(max_steps, "max_steps")
-    batch_size = _int_arg(batch_size, "batch_size")
-    device = _check_device_arg(device) or _model_device(model)
+    src_steps = check.integer(src_steps, "src_steps", low=1)
+    max_steps = check.integer(max_steps, "max_steps", low=1)
+    batch_size = check.integer(batch_size, "batch_size", low=1)
+    device = check.device(device) or _model_device(model)
     results = []
     for i in range(0, len(sentences), batch_size):
         chunk = sentences[i:i + batch_size]
@@ -474,7 +479,7 @@ def translate(model, sentences, src_vocab: Vocab, tgt_vocab: Vocab, src_steps: i
 
 def _check_edges(edges):
     if (not isinstance(edges, (list, tuple)) or len(edges) < 2
-            or any(not _is_int(e) for e in edges) or list(edges) != sorted(set(edges))):
+            or any(not check.is_int(e) for e in edges) or list(edges) != sorted(set(edges))):
         raise ValueError(f"edges must be at least two increasing ints, got {edges!r}")
 
 
@@ -486,13 +491,13 @@ def length_buckets(lengths, edges):
     _check_edges(edges)
     if isinstance(lengths, torch.Tensor):
         if lengths.dim() != 1 or lengths.is_floating_point() or lengths.dtype == torch.bool:
-            raise TypeError(f"lengths must be a list or a 1-D integer tensor of ints, got {_what(lengths)}")
+            raise TypeError(f"lengths must be a list or a 1-D integer tensor of ints, got {check.describe(lengths)}")
         lengths = lengths.tolist()
     if isinstance(lengths, (str, bytes)) or not isinstance(lengths, Sequence):
-        raise TypeError(f"lengths must be a list of ints, got {_what(lengths)}")
+        raise TypeError(f"lengths must be a list of ints, got {check.describe(lengths)}")
     for i, n in enumerate(lengths):
-        if not _is_int(n):
-            raise TypeError(f"lengths[{i}] must be an int (a length in tokens), got {_what(n)}")
+        if not check.is_int(n):
+            raise TypeError(f"lengths[{i}] must be an int (a length in tokens), got {check.describe(n)}")
         if n < 0:
             raise ValueError(f"lengths[{i}] must be >= 0 (a length in tokens), got {n}")
     out = []
@@ -541,7 +546,7 @@ def length_drop(rows, min_count: int = 20):
     if not isinstance(rows, list) or not all(isinstance(r, dict) and {"bleu", "exact", "n"} <= set(r)
                                              for r in rows):
         raise TypeError(f"rows must be the list of dicts returned by bleu_by_length, got {type(rows).__name__}")
-    min_count = _int_arg(min_count, "min_count")
+    min_count = check.integer(min_count, "min_count", low=1)
     counted = [r for r in rows if r["n"] >= min_count]
     if len(counted) < 2:
         raise ValueError(f"need at least two buckets with {min_count} or more sentences, "

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .attention import _int_arg, _what
+from . import validate as check
 from .bahdanau import Seq2SeqAttentionDecoder
 from .seq2seq import (PairTensors, Seq2SeqConfig, Seq2SeqDecoder, _check_pairs, _check_vocab, pair_tensors,
                       rnn_seq2seq)
@@ -47,11 +47,11 @@ class TranslationTask:
         _check_pairs(self.test_pairs, "test_pairs")
         _check_vocab(self.src_vocab, "src_vocab")
         _check_vocab(self.tgt_vocab, "tgt_vocab")
-        _int_arg(self.src_steps, "src_steps")
-        _int_arg(self.tgt_steps, "tgt_steps")
+        check.integer(self.src_steps, "src_steps", low=1)
+        check.integer(self.tgt_steps, "tgt_steps", low=1)
         t = self.train
         if not isinstance(t, PairTensors):
-            raise TypeError(f"train must be a d2lt.seq2seq.PairTensors, got {_what(t)}")
+            raise TypeError(f"train must be a d2lt.seq2seq.PairTensors, got {check.describe(t)}")
         if len(t) != len(self.train_pairs):
             raise ValueError(f"train has {len(t)} rows but there are {len(self.train_pairs)} train_pairs")
         if t.src.shape[1] != self.src_steps or t.tgt.shape[1] != self.tgt_steps:
@@ -74,10 +74,10 @@ class TranslationTask:
 def fingerprint_tokens(tokens) -> str:
     """A short hash of a token list (a vocabulary's identity in a checkpoint config)."""
     if isinstance(tokens, str) or not isinstance(tokens, (list, tuple)):
-        raise TypeError(f"tokens must be a list of str, got {_what(tokens)}")
+        raise TypeError(f"tokens must be a list of str, got {check.describe(tokens)}")
     for i, t in enumerate(tokens):
         if not isinstance(t, str):
-            raise TypeError(f"tokens[{i}] must be a str, got {_what(t)}")
+            raise TypeError(f"tokens[{i}] must be a str, got {check.describe(t)}")
     return hashlib.sha256("\n".join(tokens).encode()).hexdigest()[:12]
 
 
@@ -91,8 +91,8 @@ def translation_task(train_pairs, test_pairs, min_freq: int = 2, src_steps=None,
     """
     _check_pairs(train_pairs, "train_pairs")
     _check_pairs(test_pairs, "test_pairs")
-    src_steps = None if src_steps is None else _int_arg(src_steps, "src_steps")
-    tgt_steps = None if tgt_steps is None else _int_arg(tgt_steps, "tgt_steps")
+    src_steps = None if src_steps is None else check.integer(src_steps, "src_steps", low=1)
+    tgt_steps = None if tgt_steps is None else check.integer(tgt_steps, "tgt_steps", low=1)
     src_toks = [tokenize(p[0]) for p in train_pairs]
     tgt_toks = [tokenize(p[1]) for p in train_pairs]
     sv = Vocab(src_toks, min_freq=min_freq, max_size=max_vocab)
@@ -117,7 +117,7 @@ def verse_task(limit: int | None = None, **overrides) -> TranslationTask:
     from . import data
 
     if limit is not None:
-        limit = _int_arg(limit, "limit")
+        limit = check.integer(limit, "limit", low=1)
     unknown = sorted(set(overrides) - set(VERSES))
     if unknown:
         raise TypeError(f"verse_task got unknown settings {unknown}; the settings are {sorted(VERSES)}")
@@ -150,12 +150,10 @@ def verse_model(kind: str, task: TranslationTask):
     """
     from . import train
 
-    if not isinstance(kind, str):
-        raise TypeError(f"kind must be a str, one of {sorted(VERSE_CHECKPOINTS)}, got {_what(kind)}")
+    check.string(kind, "kind", choices=sorted(VERSE_CHECKPOINTS))
     if not isinstance(task, TranslationTask):
-        raise TypeError(f"task must be a d2lt.tasks.TranslationTask (e.g. verse_task()), got {_what(task)}")
-    if kind not in VERSE_CHECKPOINTS:
-        raise ValueError(f"kind must be one of {sorted(VERSE_CHECKPOINTS)}, got {kind!r}")
+        raise TypeError(f"task must be a d2lt.tasks.TranslationTask (e.g. verse_task()), "
+                        f"got {check.describe(task)}")
     cfg = Seq2SeqConfig(len(task.src_vocab), len(task.tgt_vocab), embed_size=128, num_hiddens=256)
     model = rnn_seq2seq(cfg, Seq2SeqDecoder if kind == "gru" else Seq2SeqAttentionDecoder)
     return model, {**cfg.to_dict(), **task.settings()}, train.course_checkpoint(VERSE_CHECKPOINTS[kind])

@@ -9,38 +9,20 @@ from collections.abc import Iterable, Mapping
 
 import torch
 
+from . import validate as check
+
 PAD, BOS, EOS, UNK = "<pad>", "<bos>", "<eos>", "<unk>"
 RESERVED = (PAD, BOS, EOS, UNK)
 
 _TOKEN = re.compile(r"\w+|[^\w\s]", re.UNICODE)
 
 
-def _name(value) -> str:
-    return type(value).__name__
-
-
-def _int_arg(value, name, low):
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool):
-        raise TypeError(f"{name} must be an int >= {low}, got {_name(value)} {value!r}")
-    if value < low:
-        raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
-    return int(value)
-
-
-def _bool_arg(value, name):
-    if not isinstance(value, bool):
-        raise TypeError(f"{name} must be True or False, got {_name(value)} {value!r}")
-    return value
+_SPLIT_HINT = "split text into tokens first, e.g. with tokenize(text)"
 
 
 def _sequence(value, name, what):
     """``value`` as a list, refusing a bare string, a dict and non-iterables."""
-    if isinstance(value, (str, bytes)):
-        raise TypeError(f"{name} must be {what}, got a single {_name(value)} {value[:40]!r}; "
-                        "split text into tokens first, e.g. with tokenize(text)")
-    if isinstance(value, Mapping) or not isinstance(value, Iterable):
-        raise TypeError(f"{name} must be {what}, got {_name(value)}")
-    return list(value)
+    return check.sequence(value, name, what, hint=_SPLIT_HINT)
 
 
 def _token_list(line, name):
@@ -50,7 +32,7 @@ def _token_list(line, name):
     line = _sequence(line, name, "a list of tokens (str)")
     for j, t in enumerate(line):
         if not isinstance(t, str):
-            raise TypeError(f"{name}[{j}] must be a token (str), got {_name(t)} {t!r}")
+            raise TypeError(f"{name}[{j}] must be a token (str), got {check.describe(t)}")
     return line
 
 
@@ -60,9 +42,8 @@ def tokenize(text: str, lower: bool = True) -> list:
     >>> tokenize("God said, \\"Let there be light.\\"")
     ['god', 'said', ',', '"', 'let', 'there', 'be', 'light', '.', '"']
     """
-    if not isinstance(text, str):
-        raise TypeError(f"text must be a str, got {_name(text)}")
-    _bool_arg(lower, "lower")
+    check.string(text, "text")
+    check.boolean(lower, "lower")
     return _TOKEN.findall(text.lower() if lower else text)
 
 
@@ -77,7 +58,7 @@ def _flatten(tokens):
             raise TypeError(f"tokens mixes tokens and token lists: tokens[{i}] is the str {line!r}, "
                             "others are lists; pass a list of tokens or a list of token lists")
         if not isinstance(line, (list, tuple)):
-            raise TypeError(f"tokens[{i}] must be a token (str) or a list of tokens, got {_name(line)}")
+            raise TypeError(f"tokens[{i}] must be a token (str) or a list of tokens, got {type(line).__name__}")
         flat.extend(line if all(isinstance(t, str) for t in line) else _token_list(line, f"tokens[{i}]"))
     return flat
 
@@ -94,9 +75,9 @@ class Vocab:
     """
 
     def __init__(self, tokens=(), min_freq: int = 1, reserved_tokens=(), max_size: int | None = None):
-        _int_arg(min_freq, "min_freq", 1)
+        check.integer(min_freq, "min_freq", low=1)
         if max_size is not None:  # the reserved tokens count towards max_size
-            _int_arg(max_size, "max_size", len(RESERVED) + 1)
+            check.integer(max_size, "max_size", low=len(RESERVED) + 1)
         reserved_tokens = _token_list(reserved_tokens, "reserved_tokens")
         counter = collections.Counter(_flatten(tokens))
         specials = list(RESERVED) + [t for t in reserved_tokens if t not in RESERVED]
@@ -121,7 +102,7 @@ class Vocab:
             return [self.__getitem__(t) for t in tokens]
         hint = (" (to turn ids into tokens, use to_tokens)"
                 if isinstance(tokens, (numbers.Number, torch.Tensor)) else "")
-        raise TypeError(f"expected a token (str) or a (nested) list of tokens, got {_name(tokens)}{hint}")
+        raise TypeError(f"expected a token (str) or a (nested) list of tokens, got {type(tokens).__name__}{hint}")
 
     def _check_id(self, i, where=""):
         if not 0 <= i < len(self):
@@ -138,11 +119,11 @@ class Vocab:
         if isinstance(indices, numbers.Integral) and not isinstance(indices, bool):
             return self.idx_to_token[self._check_id(int(indices))]
         if isinstance(indices, (str, bytes)):
-            raise TypeError(f"to_tokens takes ids (an int or a list of ints), got the {_name(indices)} "
+            raise TypeError(f"to_tokens takes ids (an int or a list of ints), got the {type(indices).__name__} "
                             f"{indices[:40]!r}; to turn tokens into ids, index the vocabulary: vocab[tokens]")
         if isinstance(indices, Iterable) and not isinstance(indices, Mapping):
             return [self.to_tokens(i) for i in indices]
-        raise TypeError(f"to_tokens takes an int id or a (nested) list of int ids, got {_name(indices)} "
+        raise TypeError(f"to_tokens takes an int id or a (nested) list of int ids, got {type(indices).__name__} "
                         f"{indices!r}"[:160])
 
     pad = property(lambda self: self.token_to_idx[PAD])
@@ -157,7 +138,7 @@ class Vocab:
     def from_json(cls, text: str) -> "Vocab":
         """The vocabulary that :meth:`to_json` wrote."""
         if not isinstance(text, str):
-            raise TypeError(f"text must be the str that Vocab.to_json wrote, got {_name(text)}")
+            raise TypeError(f"text must be the str that Vocab.to_json wrote, got {type(text).__name__}")
         try:
             tokens = json.loads(text)
         except json.JSONDecodeError as e:
@@ -189,10 +170,10 @@ def encode(token_lists, vocab: Vocab, num_steps: int, bos: bool = False, eos: bo
     is fine: it encodes to ``<eos>`` or nothing).
     """
     if not isinstance(vocab, Vocab):
-        raise TypeError(f"vocab must be a d2lt.text.Vocab, got {_name(vocab)}")
-    num_steps = _int_arg(num_steps, "num_steps", 1)
-    _bool_arg(bos, "bos")
-    _bool_arg(eos, "eos")
+        raise TypeError(f"vocab must be a d2lt.text.Vocab, got {type(vocab).__name__}")
+    num_steps = check.integer(num_steps, "num_steps", low=1)
+    check.boolean(bos, "bos")
+    check.boolean(eos, "eos")
     what = "a list of token lists, e.g. [tokenize(s) for s in texts]"
     token_lists = _sequence(token_lists, "token_lists", what)
     if not token_lists:
@@ -219,8 +200,8 @@ def decode(ids, vocab: Vocab, stop_at_eos: bool = True) -> list:
     ``[0, len(vocab))``.
     """
     if not isinstance(vocab, Vocab):
-        raise TypeError(f"vocab must be a d2lt.text.Vocab, got {_name(vocab)}")
-    _bool_arg(stop_at_eos, "stop_at_eos")
+        raise TypeError(f"vocab must be a d2lt.text.Vocab, got {type(vocab).__name__}")
+    check.boolean(stop_at_eos, "stop_at_eos")
     if isinstance(ids, torch.Tensor):
         if ids.dim() != 1:
             raise ValueError(f"ids must be one sequence (1-D), got shape {tuple(ids.shape)}")
@@ -237,7 +218,7 @@ def decode(ids, vocab: Vocab, stop_at_eos: bool = True) -> list:
                                                     or i.dtype == torch.bool):
                 ids[j] = i = i.item()
             if not isinstance(i, numbers.Integral) or isinstance(i, bool):
-                raise TypeError(f"ids must be int ids, got ids[{j}] = {_name(i)} {i!r}")
+                raise TypeError(f"ids must be int ids, got ids[{j}] = {check.describe(i)}")
     for j, i in enumerate(ids):
         vocab._check_id(i, f" at position {j}")
     out = []

@@ -19,8 +19,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import math
-import numbers
 import os
 import time
 import warnings
@@ -29,6 +27,7 @@ from pathlib import Path
 
 import torch
 
+from . import validate as check
 from .core import device as default_device
 
 
@@ -58,39 +57,7 @@ def _in_notebook() -> bool:
         return False
 
 
-def _is_number(value) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
-
-
-def _positive_number(value, name, allow_none=False):
-    """``value`` as a float > 0 and finite (or None if allowed), else TypeError/ValueError."""
-    if value is None and allow_none:
-        return None
-    if not _is_number(value):
-        expected = "None or a positive number" if allow_none else "a positive number"
-        raise TypeError(f"{name} must be {expected}, got {type(value).__name__} {value!r}")
-    if not (math.isfinite(value) and value > 0):
-        hint = " (use None for no limit)" if allow_none else ""
-        raise ValueError(f"{name} must be a finite number > 0{hint}, got {value!r}")
-    return float(value)
-
-
-def _positive_int(value, name, allow_none=False):
-    """``value`` as an int >= 1 (or None if allowed), else TypeError/ValueError."""
-    if value is None and allow_none:
-        return None
-    if not isinstance(value, numbers.Integral) or isinstance(value, bool):
-        expected = "None or a positive int" if allow_none else "a positive int"
-        raise TypeError(f"{name} must be {expected}, got {type(value).__name__} {value!r}")
-    if value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return int(value)
-
-
-def _optional_bool(value, name):
-    if value is not None and not isinstance(value, bool):
-        raise TypeError(f"{name} must be None, True or False, got {type(value).__name__} {value!r}")
-    return value
+_NO_LIMIT = "a finite number > 0 (use None for no limit)"
 
 
 def as_device(device) -> torch.device:
@@ -136,18 +103,11 @@ class LiveCurve:
     """
 
     def __init__(self, title="training loss", budget=0.05, warmup=2.0, enabled=None):
-        if not isinstance(title, str):
-            raise TypeError(f"title must be a str, got {type(title).__name__}")
-        if not _is_number(budget):
-            raise TypeError(f"budget must be a share of the elapsed time in (0, 1], got "
-                            f"{type(budget).__name__} {budget!r}")
-        if not 0 < budget <= 1:  # False for NaN too
-            raise ValueError(f"budget must be a share of the elapsed time in (0, 1], got {budget!r}")
-        if not _is_number(warmup):
-            raise TypeError(f"warmup must be a number of seconds >= 0, got {type(warmup).__name__} {warmup!r}")
-        if not (math.isfinite(warmup) and warmup >= 0):
-            raise ValueError(f"warmup must be a finite number of seconds >= 0, got {warmup!r}")
-        _optional_bool(enabled, "enabled")
+        check.string(title, "title")
+        budget = check.number(budget, "budget", low=0, high=1, strict=True,
+                              what="a share of the elapsed time in (0, 1]")
+        warmup = check.number(warmup, "warmup", low=0, what="a finite number of seconds >= 0")
+        check.boolean(enabled, "enabled", allow_none=True)
         self.enabled = _in_notebook() if enabled is None else enabled
         self.budget, self.warmup, self.title = float(budget), float(warmup), title
         self.spent, self.draws, self.last_cost = 0.0, 0, 0.0
@@ -249,17 +209,15 @@ def fit(model, loader, step_fn, *, num_epochs: int | None = None, max_steps: int
                         f"got {type(loader).__name__}")
     if not callable(step_fn):
         raise TypeError(f"step_fn must be callable(model, batch) -> loss, got {type(step_fn).__name__}")
-    num_epochs = _positive_int(num_epochs, "num_epochs", allow_none=True)
-    max_steps = _positive_int(max_steps, "max_steps", allow_none=True)
-    max_seconds = _positive_number(max_seconds, "max_seconds", allow_none=True)
-    log_every = _positive_int(log_every, "log_every")
-    grad_clip = _positive_number(grad_clip, "grad_clip", allow_none=True)
-    lr = _positive_number(lr, "lr")
-    _optional_bool(plot, "plot")
-    if not isinstance(progress, bool):
-        raise TypeError(f"progress must be True or False, got {type(progress).__name__} {progress!r}")
-    if not isinstance(desc, str):
-        raise TypeError(f"desc must be a str, got {type(desc).__name__}")
+    num_epochs = check.integer(num_epochs, "num_epochs", low=1, allow_none=True)
+    max_steps = check.integer(max_steps, "max_steps", low=1, allow_none=True)
+    max_seconds = check.number(max_seconds, "max_seconds", low=0, strict=True, allow_none=True, what=_NO_LIMIT)
+    log_every = check.integer(log_every, "log_every", low=1)
+    grad_clip = check.number(grad_clip, "grad_clip", low=0, strict=True, allow_none=True, what=_NO_LIMIT)
+    lr = check.number(lr, "lr", low=0, strict=True)
+    check.boolean(plot, "plot", allow_none=True)
+    check.boolean(progress, "progress")
+    check.string(desc, "desc")
     if optimizer is not None and not isinstance(optimizer, torch.optim.Optimizer):
         raise TypeError(f"optimizer must be a torch.optim.Optimizer (or None for Adam), "
                         f"got {type(optimizer).__name__}")
@@ -405,8 +363,7 @@ def save_checkpoint(path, model: torch.nn.Module, config: dict, half: bool = Fal
     path = _checkpoint_path(path)
     if not isinstance(model, torch.nn.Module):
         raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    if not isinstance(half, bool):
-        raise TypeError(f"half must be True or False, got {type(half).__name__} {half!r}")
+    check.boolean(half, "half")
     fingerprint(config)  # refuses a config that is not a JSON-serialisable dict
     state = {k: (v.detach().to("cpu", torch.float16) if half and v.is_floating_point() else v.detach().cpu())
              for k, v in model.state_dict().items()}

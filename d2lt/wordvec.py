@@ -24,20 +24,12 @@ zero vector.
 """
 from __future__ import annotations
 
-import numbers
-
 import torch
 from torch.nn import functional as F
 
+from . import validate as check
+
 __all__ = ["cooccurrence", "ppmi", "ppmi_vectors", "neighbours"]
-
-
-def _int(value, name, lo):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < lo:
-        raise ValueError(f"{name} must be >= {lo}, got {value}")
-    return int(value)
 
 
 def _as_id_tensors(sentences, vocab_size):
@@ -70,9 +62,9 @@ def cooccurrence(sentences, vocab_size: int, window: int = 2, reserved: int = 4)
     Pairs are counted at offsets ``1 .. window`` in both directions; rows and columns
     of the first ``reserved`` ids are set to 0.
     """
-    V = _int(vocab_size, "vocab_size", 1)
-    window = _int(window, "window", 1)
-    reserved = _int(reserved, "reserved", 0)
+    V = check.integer(vocab_size, "vocab_size", low=1)
+    window = check.integer(window, "window", low=1)
+    reserved = check.integer(reserved, "reserved", low=0)
     if reserved >= V:
         raise ValueError(f"reserved ({reserved}) must be smaller than vocab_size ({V})")
     ids = _as_id_tensors(sentences, V)
@@ -90,9 +82,9 @@ def cooccurrence(sentences, vocab_size: int, window: int = 2, reserved: int = 4)
 
 def ppmi(C: torch.Tensor) -> torch.Tensor:
     """Positive pointwise mutual information of a ``(V, V)`` count matrix (see the module doc)."""
-    if not isinstance(C, torch.Tensor) or C.dim() != 2 or C.shape[0] != C.shape[1]:
-        raise ValueError(f"C must be a square (V, V) tensor of counts, got "
-                         f"{tuple(C.shape) if isinstance(C, torch.Tensor) else type(C).__name__}")
+    check.tensor(C, "C", dims=2, shape="(V, V) (a square matrix of counts)")
+    if C.shape[0] != C.shape[1]:
+        raise ValueError(f"C must be a square (V, V) tensor of counts, got shape {tuple(C.shape)}")
     C = C.float()
     if not torch.isfinite(C).all() or (C < 0).any():
         raise ValueError("C must hold finite, non-negative counts")
@@ -111,10 +103,10 @@ def ppmi_vectors(sentences, vocab_size: int, dim: int, window: int = 2, reserved
     SVD, ``torch.svd_lowrank`` with ``niter`` power iterations, seeded by ``seed``
     without touching the global random state). Reserved ids get the zero vector.
     """
-    V = _int(vocab_size, "vocab_size", 1)
-    dim = _int(dim, "dim", 1)
-    _int(seed, "seed", 0)
-    _int(niter, "niter", 0)
+    V = check.integer(vocab_size, "vocab_size", low=1)
+    dim = check.integer(dim, "dim", low=1)
+    check.integer(seed, "seed", low=0)
+    check.integer(niter, "niter", low=0)
     if dim > V - reserved:
         raise ValueError(f"dim must be at most vocab_size - reserved = {V - reserved}, got {dim}")
     M = ppmi(cooccurrence(sentences, V, window, reserved))
@@ -128,14 +120,11 @@ def ppmi_vectors(sentences, vocab_size: int, dim: int, window: int = 2, reserved
 
 def neighbours(E: torch.Tensor, vocab, word: str, k: int = 5) -> list:
     """The ``k`` tokens whose rows of ``E`` have the largest dot product with ``word``'s row."""
-    if not isinstance(E, torch.Tensor) or E.dim() != 2:
-        raise ValueError(f"E must be a (V, d) tensor, got "
-                         f"{tuple(E.shape) if isinstance(E, torch.Tensor) else type(E).__name__}")
-    if not isinstance(word, str):
-        raise TypeError(f"word must be a string, got {type(word).__name__}")
+    check.tensor(E, "E", dims=2, shape="(V, d)")
+    check.string(word, "word")
     if len(vocab) != E.shape[0]:
         raise ValueError(f"vocab has {len(vocab)} tokens but E has {E.shape[0]} rows")
-    k = _int(k, "k", 1)
+    k = check.integer(k, "k", low=1)
     if k >= E.shape[0]:
         raise ValueError(f"k must be smaller than the vocabulary size {E.shape[0]}, got {k}")
     i = vocab[word]
