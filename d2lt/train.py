@@ -244,7 +244,7 @@ def fit(model, loader, step_fn, *, num_epochs: int | None = None, max_steps: int
     hist, step, t0, running = History(), 0, time.perf_counter(), []
     bar = None
     if progress:
-        from tqdm.auto import tqdm
+        from tqdm.std import tqdm  # a text bar: widget bars need ipywidgets and a CDN to render
         bar = tqdm(total=total, desc=desc, leave=False, mininterval=1.0)
     try:
         while not hist.stopped_by:
