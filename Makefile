@@ -24,7 +24,7 @@ help:
 	@echo "make lab    - open JupyterLab on the course"
 	@echo "make data   - fetch and prepare the pinned datasets (done by book/test)"
 	@echo "make sync   - regenerate the .ipynb files from their .md sources"
-	@echo "make bench  - attention benchmark (d2lt vs torch.nn.MultiheadAttention vs SDPA)"
+	@echo "make bench  - attention and Transformer benchmarks (vs torch.nn; key-value cache)"
 
 setup: $(STAMP)
 
@@ -74,9 +74,11 @@ sync: setup
 checkpoints: setup data
 	@OMP_NUM_THREADS=1 $(PY) scripts/train_verse_checkpoint.py gru --cpu-minutes 18.5 --minutes 120
 	@OMP_NUM_THREADS=1 $(PY) scripts/train_verse_checkpoint.py attention --cpu-minutes 18.5 --minutes 120
+	@OMP_NUM_THREADS=1 $(PY) scripts/train_transformer_checkpoint.py --cpu-minutes 18.5 --minutes 120
 
 bench: setup
 	@OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(PY) scripts/bench_attention.py
+	@OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(PY) scripts/bench_transformer.py
 
 clean:
 	rm -rf _build .pytest_cache
