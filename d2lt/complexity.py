@@ -45,6 +45,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from . import validate as check
+
 KINDS = ("self_attention", "recurrent", "convolutional", "separable", "restricted")
 
 # Quoted from Vaswani et al. (2017), Table 1. The separable convolution's cost is quoted from
@@ -64,65 +66,21 @@ TABLE = (
 )
 
 
-def _describe(x):
-    """A short description of ``x`` for error messages: shape of a tensor, else type and value."""
-    if isinstance(x, torch.Tensor):
-        return f"a tensor of shape {tuple(x.shape)} and dtype {x.dtype}"
-    text = repr(x)
-    return f"{type(x).__name__} {text if len(text) <= 60 else text[:57] + '...'}"
-
-
-def _check_int(value, name, low=1):
-    """``value`` as an int ``>= low``; TypeError for a non-integer (bool included), ValueError below."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int >= {low}, got {_describe(value)}")
-    if value < low:
-        raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
-    return int(value)
-
-
-def _check_pos_int(value, name):
-    return _check_int(value, name, 1)
-
-
-def _check_bool(value, name):
-    if not isinstance(value, bool):
-        raise TypeError(f"{name} must be True or False, got {_describe(value)}")
-    return value
-
-
-def _check_real(value, name, low=0.0, strict=False):
-    """``value`` as a finite float ``>= low`` (``> low`` with ``strict``)."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a real number, got {_describe(value)}")
-    value = float(value)
-    if not math.isfinite(value) or value < low or (strict and value == low):
-        raise ValueError(f"{name} must be a finite number {'>' if strict else '>='} {low}, got {value!r}")
-    return value
-
+# The generic checks (integers, numbers, booleans, strings, sequences, tensors, devices) live
+# in d2lt.validate; those below are this module's own contracts.
 
 def _check_callable(fn, name="fn"):
     if not callable(fn):
-        raise TypeError(f"{name} must be callable, got {_describe(fn)}")
-
-
-def _check_kind(kind):
-    if not isinstance(kind, str):
-        raise TypeError(f"kind must be one of {KINDS}, got {_describe(kind)}")
-    if kind not in KINDS:
-        raise ValueError(f"kind must be one of {KINDS}, got {kind!r}")
+        raise TypeError(f"{name} must be callable, got {check.describe(fn)}")
 
 
 def _check_tensor(t, name, dims=None, min_dims=None, shape_text=None):
     """A non-empty floating-point tensor with ``dims`` (or at least ``min_dims``) axes and finite
     values (not checked on the ``meta`` device, which holds no values)."""
     shape_text = shape_text or (f"{dims}-D" if dims else f"at least {min_dims}-D")
-    if not isinstance(t, torch.Tensor):
-        raise TypeError(f"{name} must be a tensor of shape {shape_text}, got {_describe(t)}")
-    if (dims is not None and t.dim() != dims) or (min_dims is not None and t.dim() < min_dims):
-        raise ValueError(f"{name} must be a tensor of shape {shape_text}, got shape {tuple(t.shape)}")
-    if not t.is_floating_point():
-        raise TypeError(f"{name} must be a floating-point tensor, got dtype {t.dtype}")
+    check.tensor(t, name, dims=dims, shape=shape_text, kind="float")
+    if min_dims is not None and t.dim() < min_dims:
+        raise ValueError(f"{name} must be a tensor of shape {shape_text}, got {check.describe(t)}")
     if t.numel() == 0:
         raise ValueError(f"{name} must not be empty, got shape {tuple(t.shape)}")
     if t.device.type != "meta" and not _all_finite(t):
@@ -131,7 +89,8 @@ def _check_tensor(t, name, dims=None, min_dims=None, shape_text=None):
 
 def _all_finite(t):
     """``torch.isfinite(t).all()``, hidden from dispatch modes (FLOP counter, ``op_depth``), so
-    that checking an input never shows up in what is being measured."""
+    that checking an input never shows up in what is being measured (which is why this module
+    does not use ``check.tensor(..., finite=True)``)."""
     from torch.utils._python_dispatch import _disable_current_modes
     with _disable_current_modes():
         return bool(torch.isfinite(t.detach()).all())
@@ -146,14 +105,9 @@ def _check_sequence_batch(X, d, name="X"):
 
 def _check_device(device):
     """``None`` or something ``torch.device`` accepts, naming a device that is present."""
-    if device is None:
+    dev = check.device(device)
+    if dev is None:
         return None
-    if not isinstance(device, (str, torch.device)):
-        raise TypeError(f"device must be None, a string or a torch.device, got {_describe(device)}")
-    try:
-        dev = torch.device(device)
-    except RuntimeError as err:
-        raise ValueError(f"device must name a torch device such as 'cpu' or 'cuda', got {device!r}") from err
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError(f"device {device!r} asked for, but CUDA is not available here")
     if dev.type == "mps" and not torch.backends.mps.is_available():
@@ -179,8 +133,8 @@ def layer_flops(kind: str, n: int, d: int, k: int = 3, r: int = 16) -> int:
     * ``separable``: depthwise (k*n*d) then pointwise (n*d*d): ``2 (k n d + n d^2)``.
     * ``restricted``: each query scores and sums ``r`` neighbours: ``4 r n d``.
     """
-    _check_kind(kind)
-    n, d, k, r = (_check_pos_int(v, name) for v, name in ((n, "n"), (d, "d"), (k, "k"), (r, "r")))
+    check.string(kind, "kind", choices=KINDS)
+    n, d, k, r = (check.integer(v, name, 1) for v, name in ((n, "n"), (d, "d"), (k, "k"), (r, "r")))
     macs = {
         "self_attention": 2 * n * n * d,
         "recurrent": 2 * n * d * d,
@@ -199,7 +153,7 @@ def crossover_length(d: int) -> int:
     make attention the cheaper layer. Other conventions move the break-even; see
     :func:`break_even_length` for a search on any pair of costs.
     """
-    return _check_pos_int(d, "d")
+    return check.integer(d, "d", 1)
 
 
 def break_even_length(cost_a, cost_b, n_max: int):
@@ -213,13 +167,13 @@ def break_even_length(cost_a, cost_b, n_max: int):
     """
     _check_callable(cost_a, "cost_a")
     _check_callable(cost_b, "cost_b")
-    n_max = _check_pos_int(n_max, "n_max")
+    n_max = check.integer(n_max, "n_max", 1)
 
     def caught_up(n):
         a, b = cost_a(n), cost_b(n)
         for value, name in ((a, "cost_a"), (b, "cost_b")):
-            if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
-                raise TypeError(f"{name}({n}) must return a finite real number, got {_describe(value)}")
+            if not check.is_number(value) or not math.isfinite(value):
+                raise TypeError(f"{name}({n}) must return a finite real number, got {check.describe(value)}")
         return a >= b
 
     lo, hi = 0, 1  # invariant: cost_a < cost_b at lo (or lo == 0); hi is the next length tried
@@ -282,7 +236,7 @@ def attention_core(Q, K, V, mask=None):
     _check_qkv(Q, K, V)
     if mask is not None:
         if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool:
-            raise TypeError(f"mask must be None or a boolean tensor (True = keep), got {_describe(mask)}")
+            raise TypeError(f"mask must be None or a boolean tensor (True = keep), got {check.describe(mask)}")
         scores_shape = torch.Size((*torch.broadcast_shapes(Q.shape[:-2], K.shape[:-2]),
                                    Q.shape[-2], K.shape[-2]))
         try:
@@ -300,7 +254,7 @@ def restricted_attention(Q, K, V, r: int):
     ``Q, K, V``: one shape ``(B, n, d)``. Only the ``r`` neighbours are gathered (``unfold``),
     so the ``n x n`` matrix never exists.
     """
-    r = _check_pos_int(r, "r")
+    r = check.integer(r, "r", 1)
     for t, name in ((Q, "Q"), (K, "K"), (V, "V")):
         _check_tensor(t, name, dims=3, shape_text="(B, n, d)")
     if Q.shape != K.shape or K.shape != V.shape:
@@ -336,8 +290,8 @@ class CausalConv1d(nn.Module):
 
     def __init__(self, d: int, k: int, separable: bool = False):
         super().__init__()
-        self.d, self.k = _check_pos_int(d, "d"), _check_pos_int(k, "k")
-        _check_bool(separable, "separable")
+        self.d, self.k = check.integer(d, "d", 1), check.integer(k, "k", 1)
+        check.boolean(separable, "separable")
         self.conv = nn.Conv1d(d, d, k, groups=d if separable else 1, bias=False)
         self.pointwise = nn.Conv1d(d, d, 1, bias=False) if separable else nn.Identity()
 
@@ -355,8 +309,8 @@ class SelfAttention(nn.Module):
 
     def __init__(self, d: int, projections: bool = True):
         super().__init__()
-        self.d = _check_pos_int(d, "d")
-        _check_bool(projections, "projections")
+        self.d = check.integer(d, "d", 1)
+        check.boolean(projections, "projections")
         make = (lambda: nn.Linear(d, d, bias=False)) if projections else nn.Identity
         self.W_q, self.W_k, self.W_v = make(), make(), make()
 
@@ -370,7 +324,7 @@ class RestrictedSelfAttention(SelfAttention):
 
     def __init__(self, d: int, r: int, projections: bool = True):
         super().__init__(d, projections)
-        self.r = _check_pos_int(r, "r")
+        self.r = check.integer(r, "r", 1)
 
     def forward(self, X):  # X: (B, n, d)
         _check_sequence_batch(X, self.d)
@@ -382,7 +336,7 @@ class Recurrent(nn.Module):
 
     def __init__(self, d: int):
         super().__init__()
-        self.d = _check_pos_int(d, "d")
+        self.d = check.integer(d, "d", 1)
         self.rnn = nn.RNN(d, d, batch_first=True, bias=False)
 
     def forward(self, X):  # X: (B, n, d)
@@ -395,9 +349,9 @@ def make_layer(kind: str, d: int, k: int = 3, r: int = 16, projections: bool = T
 
     ``projections`` applies to the two attention kinds (``False``: the bare core Table 1 counts).
     """
-    _check_kind(kind)
-    d, k, r = _check_pos_int(d, "d"), _check_pos_int(k, "k"), _check_pos_int(r, "r")
-    _check_bool(projections, "projections")
+    check.string(kind, "kind", choices=KINDS)
+    d, k, r = check.integer(d, "d", 1), check.integer(k, "k", 1), check.integer(r, "r", 1)
+    check.boolean(projections, "projections")
     if kind == "self_attention":
         return SelfAttention(d, projections)
     if kind == "restricted":
@@ -465,10 +419,10 @@ def connectivity(kind: str, n: int, k: int = 3, r: int = 16, layer: int = 0, dil
     WaveNet), else every layer is contiguous.
     ``restricted``: a window of ``r`` positions around ``i``.
     """
-    _check_kind(kind)
-    n, k, r = _check_pos_int(n, "n"), _check_pos_int(k, "k"), _check_pos_int(r, "r")
-    layer = _check_int(layer, "layer", 0)
-    _check_bool(dilated, "dilated")
+    check.string(kind, "kind", choices=KINDS)
+    n, k, r = check.integer(n, "n", 1), check.integer(k, "k", 1), check.integer(r, "r", 1)
+    layer = check.integer(layer, "layer", 0)
+    check.boolean(dilated, "dilated")
     i = torch.arange(n)[:, None]
     j = torch.arange(n)[None, :]
     if kind == "self_attention":
@@ -491,10 +445,10 @@ def max_path_length(kind: str, n: int, k: int = 3, r: int = 16, dilated: bool = 
     the ``l``-th hop uses the ``l``-th layer's dilation. A convolution needs ``k >= 2`` and a
     restricted window ``r >= 3`` to reach further at all (``n = 1`` needs no hop: 0).
     """
-    _check_kind(kind)
-    n, k, r = _check_pos_int(n, "n"), _check_pos_int(k, "k"), _check_pos_int(r, "r")
-    _check_bool(dilated, "dilated")
-    max_hops = 4 * n if max_hops is None else _check_pos_int(max_hops, "max_hops")
+    check.string(kind, "kind", choices=KINDS)
+    n, k, r = check.integer(n, "n", 1), check.integer(k, "k", 1), check.integer(r, "r", 1)
+    check.boolean(dilated, "dilated")
+    max_hops = 4 * n if max_hops is None else check.integer(max_hops, "max_hops", 1)
     if n > 1 and kind in ("convolutional", "separable") and k < 2:
         raise ValueError(f"a convolution of width k = {k} never reaches another position; k must be >= 2")
     if n > 1 and kind == "restricted" and r < 3:
@@ -529,7 +483,7 @@ def gradient_reach(layer, X: torch.Tensor) -> torch.Tensor:
         probe = layer(X[None])
     if not isinstance(probe, torch.Tensor) or probe.dim() != 3 or tuple(probe.shape[:2]) != (1, n):
         raise ValueError(f"layer must map (B, n, d_in) to (B, n, d_out); on (1, {n}, {X.shape[1]}) it "
-                         f"returned {_describe(probe)}")
+                         f"returned {check.describe(probe)}")
     d_out = probe.shape[-1]
     Xs = X.detach()[None].repeat(d_out, 1, 1).requires_grad_(True)  # (d_out, n, d_in)
     Y = layer(Xs)  # (d_out, n, d_out)
@@ -570,8 +524,8 @@ def _calibrate(fn, min_time, device):
 def time_call(fn, repeats: int = 5, min_time: float = 2e-3, device=None) -> float:
     """Median seconds per call of ``fn()`` over ``repeats`` samples of at least ``min_time`` each."""
     _check_callable(fn)
-    repeats = _check_pos_int(repeats, "repeats")
-    min_time = _check_real(min_time, "min_time")
+    repeats = check.integer(repeats, "repeats", 1)
+    min_time = check.number(min_time, "min_time", 0.0)
     device = _check_device(device)
     fn()  # warm-up
     number = _calibrate(fn, min_time, device)
@@ -588,16 +542,12 @@ def measure_scaling(builders: dict, sizes, repeats: int = 5, min_time: float = 2
     """
     if not isinstance(builders, dict) or not builders:
         raise TypeError(f"builders must be a non-empty dict {{label: make(size) -> callable}}, got "
-                        f"{_describe(builders)}")
+                        f"{check.describe(builders)}")
     for label, make in builders.items():
         _check_callable(make, f"builders[{label!r}]")
-    if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__iter__"):
-        raise TypeError(f"sizes must be a list of sizes, got {_describe(sizes)}")
-    sizes = list(sizes)
-    if not sizes:
-        raise ValueError("sizes must not be empty, got an empty list")
-    repeats = _check_pos_int(repeats, "repeats")
-    min_time = _check_real(min_time, "min_time")
+    sizes = check.sequence(sizes, "sizes", "a list of sizes", nonempty=True)
+    repeats = check.integer(repeats, "repeats", 1)
+    min_time = check.number(min_time, "min_time", 0.0)
     device = _check_device(device)
     calls, numbers = {}, {}
     for label, make in builders.items():
@@ -626,13 +576,13 @@ def local_slopes(xs, ys):
     arrays = []
     for values, name in ((xs, "xs"), (ys, "ys")):
         if isinstance(values, (str, bytes, dict)) or isinstance(values, numbers.Number):
-            raise TypeError(f"{name} must be a 1-D sequence of numbers, got {_describe(values)}")
+            raise TypeError(f"{name} must be a 1-D sequence of numbers, got {check.describe(values)}")
         if isinstance(values, torch.Tensor):
             values = values.detach().cpu().numpy()
         try:
             a = np.asarray(values, dtype=float)
         except (TypeError, ValueError) as err:
-            raise TypeError(f"{name} must be a 1-D sequence of numbers, got {_describe(values)}") from err
+            raise TypeError(f"{name} must be a 1-D sequence of numbers, got {check.describe(values)}") from err
         if a.ndim != 1 or len(a) < 2:
             raise ValueError(f"{name} must be 1-D with at least 2 points, got shape {a.shape}")
         if not np.isfinite(a).all() or (a <= 0).any():
@@ -656,11 +606,11 @@ def activation_bytes(fn, *args, exclude=(), **kwargs) -> int:
     _check_callable(fn)
     if isinstance(exclude, torch.Tensor) or not hasattr(exclude, "__iter__"):
         raise TypeError(f"exclude must be an iterable of tensors (e.g. module.parameters()), got "
-                        f"{_describe(exclude)}")
+                        f"{check.describe(exclude)}")
     exclude = list(exclude)
     bad = [t for t in exclude if not isinstance(t, torch.Tensor)]
     if bad:
-        raise TypeError(f"exclude must hold tensors only, got {_describe(bad[0])}")
+        raise TypeError(f"exclude must hold tensors only, got {check.describe(bad[0])}")
 
     def ptr(t):
         return t.untyped_storage().data_ptr()
@@ -706,7 +656,7 @@ def sdpa_attention(X, W_q, W_k, W_v, W_o, num_heads, valid_lens=None):
     """
     _check_tensor(X, "X", dims=3, shape_text="(B, n, D)")
     B, n, D = X.shape
-    h = _check_pos_int(num_heads, "num_heads")
+    h = check.integer(num_heads, "num_heads", 1)
     if D % h:
         raise ValueError(f"the width D must be divisible by num_heads, got D = {D}, num_heads = {h}")
     for W, name in ((W_q, "W_q"), (W_k, "W_k"), (W_v, "W_v"), (W_o, "W_o")):
@@ -718,7 +668,7 @@ def sdpa_attention(X, W_q, W_k, W_v, W_o, num_heads, valid_lens=None):
         if not isinstance(valid_lens, torch.Tensor) or valid_lens.dtype.is_floating_point \
                 or valid_lens.dtype == torch.bool or valid_lens.is_complex():
             raise TypeError(f"valid_lens must be None or an integer tensor of shape ({B},), got "
-                            f"{_describe(valid_lens)}")
+                            f"{check.describe(valid_lens)}")
         if tuple(valid_lens.shape) != (B,):
             raise ValueError(f"valid_lens must have shape ({B},), got {tuple(valid_lens.shape)}")
         if bool(((valid_lens < 1) | (valid_lens > n)).any()):
@@ -762,10 +712,10 @@ def benchmark_attention(batch_size: int = 8, num_steps: int = 256, num_hiddens: 
 
     for value, name in ((batch_size, "batch_size"), (num_steps, "num_steps"),
                         (num_hiddens, "num_hiddens"), (num_heads, "num_heads"), (repeats, "repeats")):
-        _check_pos_int(value, name)
-    min_time = _check_real(min_time, "min_time")
-    _check_bool(backward, "backward")
-    seed = _check_int(seed, "seed", 0)
+        check.integer(value, name, 1)
+    min_time = check.number(min_time, "min_time", 0.0)
+    check.boolean(backward, "backward")
+    seed = check.integer(seed, "seed", 0)
     if num_hiddens % num_heads:
         raise ValueError(f"num_hiddens must be divisible by num_heads, got {num_hiddens} and {num_heads}")
     device = _check_device(device) or torch.device("cpu")

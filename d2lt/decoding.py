@@ -23,12 +23,10 @@ default the greedy hypothesis also competes for the final choice
 """
 from __future__ import annotations
 
-import math
-import numbers
-
 import torch
 from torch.nn import functional as F
 
+from . import validate as check
 from .seq2seq import EncoderDecoder, _check_ids, _check_lens
 
 __all__ = ["greedy", "beam_search", "sequence_logprob", "length_penalty"]
@@ -36,15 +34,7 @@ __all__ = ["greedy", "beam_search", "sequence_logprob", "length_penalty"]
 
 def _check_model(model):
     if not isinstance(model, EncoderDecoder):
-        raise TypeError(f"model must be a d2lt.seq2seq.EncoderDecoder, got {type(model).__name__}")
-
-
-def _int_at_least(value, name, low):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int >= {low}, got {type(value).__name__} {value!r}")
-    if value < low:
-        raise ValueError(f"{name} must be an int >= {low}, got {value!r}")
-    return int(value)
+        raise TypeError(f"model must be a d2lt.seq2seq.EncoderDecoder, got {check.describe(model)}")
 
 
 def _check_inputs(model, src, src_len, bos, eos, max_steps, pad):
@@ -53,17 +43,14 @@ def _check_inputs(model, src, src_len, bos, eos, max_steps, pad):
     _check_lens(src_len, src.shape[0], src.shape[1], "src_len")
     V = getattr(model.decoder, "vocab_size", None) or model.decoder.embedding.num_embeddings
     for name, value in (("bos", bos), ("eos", eos), ("pad", pad)):
-        _int_at_least(value, name, 0)
-        if value >= V:
-            raise ValueError(f"{name} must be a token id in [0, {V}), got {value}")
-    return _int_at_least(max_steps, "max_steps", 1)
+        check.integer(value, name, 0, V - 1, what=f"a token id in [0, {V})")
+    return check.integer(max_steps, "max_steps", 1)
 
 
 def length_penalty(length, alpha: float) -> float:
     """GNMT's length normaliser ``((5 + length) / 6) ** alpha`` (1 when ``alpha = 0``)."""
-    _int_at_least(length, "length", 0)
-    if isinstance(alpha, bool) or not isinstance(alpha, numbers.Real) or not (0 <= alpha < math.inf):
-        raise ValueError(f"alpha must be a finite number >= 0, got {alpha!r}")
+    check.integer(length, "length", 0)
+    alpha = check.number(alpha, "alpha", 0)
     return ((5 + length) / 6) ** alpha
 
 
@@ -77,8 +64,7 @@ def greedy(model, src, src_len, bos: int, eos: int, max_steps: int, use_cache: b
     the whole prefix at every step instead of only the new token.
     """
     max_steps = _check_inputs(model, src, src_len, bos, eos, max_steps, pad)
-    if not isinstance(use_cache, bool):
-        raise TypeError(f"use_cache must be True or False, got {use_cache!r}")
+    check.boolean(use_cache, "use_cache")
     was_training = model.training
     model.eval()
     B = src.shape[0]
@@ -156,10 +142,9 @@ def beam_search(model, src, src_len, bos: int, eos: int, max_steps: int, beam_si
     from .transformer import TransformerDecoder
 
     max_steps = _check_inputs(model, src, src_len, bos, eos, max_steps, pad)
-    beam_size = _int_at_least(beam_size, "beam_size", 1)
+    beam_size = check.integer(beam_size, "beam_size", 1)
     length_penalty(0, alpha)  # checks alpha
-    if not isinstance(keep_greedy, bool):
-        raise TypeError(f"keep_greedy must be True or False, got {keep_greedy!r}")
+    check.boolean(keep_greedy, "keep_greedy")
     if not isinstance(model.decoder, TransformerDecoder):
         raise TypeError(f"beam_search needs a d2lt.transformer.TransformerDecoder (its cache is "
                         f"reordered by batch row), got {type(model.decoder).__name__}")

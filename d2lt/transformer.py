@@ -41,14 +41,15 @@ empty one), so :func:`d2lt.seq2seq.greedy_decode` can feed one token at a time.
 from __future__ import annotations
 
 import math
-import numbers
 from dataclasses import asdict, dataclass
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .attention import MultiHeadAttention, PositionalEncoding, causal_mask, padding_mask
+from . import validate as check
+from .attention import (MultiHeadAttention, PositionalEncoding, causal_mask,
+                        padding_mask)
 from .seq2seq import Decoder, Encoder, EncoderDecoder, _check_ids, _check_lens, sequence_loss
 
 __all__ = [
@@ -59,31 +60,21 @@ __all__ = [
 ]
 
 
-def _shape(x):
-    return tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
-
-
-def _positive_int(value, name):
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be a positive int, got {type(value).__name__} {value!r}")
-    if value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return int(value)
-
-
-def _dropout(value):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"dropout must be a probability in [0, 1), got {type(value).__name__} {value!r}")
-    if not 0 <= value < 1:  # False for NaN too
-        raise ValueError(f"dropout must be a probability in [0, 1), got {value!r}")
-    return float(value)
-
+# The generic checks live in d2lt.validate (imported as ``check``); those below are about the
+# Transformer's own contracts: feature widths, token ids against an embedding, the decoder state.
 
 def _check_features(X, width, name="X"):
-    if not isinstance(X, torch.Tensor) or X.dim() != 3 or not X.is_floating_point():
-        raise ValueError(f"{name} must be a float tensor of shape (batch, steps, {width}), got {_shape(X)}")
+    """``X`` is a float tensor ``(batch, steps, width)`` (``width`` None: any width)."""
+    check.tensor(X, name, dims=3, shape=f"(batch, steps, {width})", kind="float")
     if width is not None and X.shape[-1] != width:
         raise ValueError(f"{name} must have width {width} (num_hiddens), got shape {tuple(X.shape)}")
+
+
+def _check_tokens(X, embedding, owner):
+    """``X`` is a ``(batch, steps)`` tensor of token ids in ``embedding``'s range, on its device
+    (:func:`d2lt.seq2seq._check_ids`): a bad id is named here rather than surfacing as torch's
+    "index out of range in self" or a CUDA device-side assert."""
+    _check_ids(X, "X", embedding, owner)
 
 
 # ----------------------------------------------------------------------------- sub-layers
@@ -97,20 +88,21 @@ class PositionWiseFFN(nn.Module):
 
     def __init__(self, ffn_num_hiddens, ffn_num_outputs, num_inputs=None):
         super().__init__()
-        ffn_num_hiddens = _positive_int(ffn_num_hiddens, "ffn_num_hiddens")
-        ffn_num_outputs = _positive_int(ffn_num_outputs, "ffn_num_outputs")
+        ffn_num_hiddens = check.integer(ffn_num_hiddens, "ffn_num_hiddens", 1)
+        ffn_num_outputs = check.integer(ffn_num_outputs, "ffn_num_outputs", 1)
         if num_inputs is None:
             self.dense1 = nn.LazyLinear(ffn_num_hiddens)
         else:
-            self.dense1 = nn.Linear(_positive_int(num_inputs, "num_inputs"), ffn_num_hiddens)
+            self.dense1 = nn.Linear(check.integer(num_inputs, "num_inputs", 1), ffn_num_hiddens)
         self.relu = nn.ReLU()
         self.dense2 = nn.Linear(ffn_num_hiddens, ffn_num_outputs)
 
     def forward(self, X):
         w = self.dense1.weight
         width = None if isinstance(w, nn.parameter.UninitializedParameter) else w.shape[1]
-        if not isinstance(X, torch.Tensor) or X.dim() < 2 or not X.is_floating_point():
-            raise ValueError(f"X must be a float tensor of shape (..., width), got {_shape(X)}")
+        check.tensor(X, "X", shape="(..., width)", kind="float")
+        if X.dim() < 2:
+            raise ValueError(f"X must be a float tensor of shape (..., width), got {check.describe(X)}")
         if width is not None and X.shape[-1] != width:
             raise ValueError(f"X must have width {width}, got shape {tuple(X.shape)}")
         return self.dense2(self.relu(self.dense1(X)))  # (B, T, F) -> (B, T, outputs)
@@ -121,12 +113,15 @@ class AddNorm(nn.Module):
 
     def __init__(self, norm_shape, dropout):
         super().__init__()
-        self.dropout = nn.Dropout(_dropout(dropout))
+        self.dropout = nn.Dropout(check.dropout(dropout))
         self.ln = nn.LayerNorm(norm_shape)
 
     def forward(self, X, Y):
-        if not isinstance(X, torch.Tensor) or not isinstance(Y, torch.Tensor) or X.shape != Y.shape:
-            raise ValueError(f"X and Y must be tensors of the same shape, got {_shape(X)} and {_shape(Y)}")
+        check.tensor(X, "X")
+        check.tensor(Y, "Y")
+        if X.shape != Y.shape:
+            raise ValueError(f"X and Y must be tensors of the same shape, got {check.describe(X)} and "
+                             f"{check.describe(Y)}")
         return self.ln(self.dropout(Y) + X)
 
 
@@ -136,12 +131,12 @@ def _mha(num_hiddens, num_heads, dropout, use_bias):
 
 
 def _check_block_sizes(num_hiddens, ffn_num_hiddens, num_heads, dropout):
-    num_hiddens = _positive_int(num_hiddens, "num_hiddens")
-    ffn_num_hiddens = _positive_int(ffn_num_hiddens, "ffn_num_hiddens")
-    num_heads = _positive_int(num_heads, "num_heads")
+    num_hiddens = check.integer(num_hiddens, "num_hiddens", 1)
+    ffn_num_hiddens = check.integer(ffn_num_hiddens, "ffn_num_hiddens", 1)
+    num_heads = check.integer(num_heads, "num_heads", 1)
     if num_hiddens % num_heads:
         raise ValueError(f"num_hiddens must be divisible by num_heads, got {num_hiddens} and {num_heads}")
-    return num_hiddens, ffn_num_hiddens, num_heads, _dropout(dropout)
+    return num_hiddens, ffn_num_hiddens, num_heads, check.dropout(dropout)
 
 
 # ----------------------------------------------------------------------------- encoder
@@ -179,20 +174,19 @@ class TransformerEncoder(Encoder):
     def __init__(self, vocab_size, num_hiddens, ffn_num_hiddens, num_heads, num_blks, dropout,
                  use_bias=False, max_len=1000):
         super().__init__()
-        self.vocab_size = _positive_int(vocab_size, "vocab_size")
-        num_blks = _positive_int(num_blks, "num_blks")
+        self.vocab_size = check.integer(vocab_size, "vocab_size", 1)
+        num_blks = check.integer(num_blks, "num_blks", 1)
         self.num_hiddens = _check_block_sizes(num_hiddens, ffn_num_hiddens, num_heads, dropout)[0]
         self.embedding = nn.Embedding(vocab_size, num_hiddens)
-        self.pos_encoding = PositionalEncoding(num_hiddens, dropout, _positive_int(max_len, "max_len"))
+        self.pos_encoding = PositionalEncoding(num_hiddens, dropout, check.integer(max_len, "max_len", 1))
         self.blks = nn.Sequential()
         for i in range(num_blks):
             self.blks.add_module("block" + str(i), TransformerEncoderBlock(
                 num_hiddens, ffn_num_hiddens, num_heads, dropout, use_bias))
 
     def forward(self, X, valid_lens=None):
-        _check_ids(X)
+        _check_tokens(X, self.embedding, "the encoder")
         _check_lens(valid_lens, X.shape[0], X.shape[1])
-        _check_range(X, self.vocab_size)
         X = self.pos_encoding(self.embedding(X) * math.sqrt(self.num_hiddens))  # (B, S, D)
         for blk in self.blks:
             X = blk(X, valid_lens)
@@ -202,12 +196,6 @@ class TransformerEncoder(Encoder):
     def attention_weights(self):
         """Per block, the self-attention weights ``(B, h, S, S)`` of the last call."""
         return [blk.attention.attention_weights for blk in self.blks]
-
-
-def _check_range(X, vocab_size):
-    if X.numel() and (int(X.min()) < 0 or int(X.max()) >= vocab_size):
-        raise ValueError(f"token ids must lie in [0, {vocab_size}) (the vocabulary size), got min "
-                         f"{int(X.min())}, max {int(X.max())}")
 
 
 # ----------------------------------------------------------------------------- decoder
@@ -253,9 +241,8 @@ class TransformerDecoderBlock(nn.Module):
         super().__init__()
         num_hiddens, ffn_num_hiddens, num_heads, dropout = _check_block_sizes(
             num_hiddens, ffn_num_hiddens, num_heads, dropout)
-        if isinstance(i, bool) or not isinstance(i, numbers.Integral) or i < 0:
-            raise ValueError(f"i (the block's index) must be an int >= 0, got {i!r}")
-        self.i, self.num_hiddens = int(i), num_hiddens
+        self.i = check.integer(i, "i", 0, what="an int >= 0 (the block's index)")
+        self.num_hiddens = num_hiddens
         self.attention1 = _mha(num_hiddens, num_heads, dropout, use_bias)
         self.addnorm1 = AddNorm(num_hiddens, dropout)
         self.attention2 = _mha(num_hiddens, num_heads, dropout, use_bias)
@@ -312,11 +299,11 @@ class TransformerDecoder(Decoder):
     def __init__(self, vocab_size, num_hiddens, ffn_num_hiddens, num_heads, num_blks, dropout,
                  use_bias=False, max_len=1000):
         super().__init__()
-        self.vocab_size = _positive_int(vocab_size, "vocab_size")
-        self.num_blks = _positive_int(num_blks, "num_blks")
+        self.vocab_size = check.integer(vocab_size, "vocab_size", 1)
+        self.num_blks = check.integer(num_blks, "num_blks", 1)
         self.num_hiddens = _check_block_sizes(num_hiddens, ffn_num_hiddens, num_heads, dropout)[0]
         self.embedding = nn.Embedding(vocab_size, num_hiddens)
-        self.pos_encoding = PositionalEncoding(num_hiddens, dropout, _positive_int(max_len, "max_len"))
+        self.pos_encoding = PositionalEncoding(num_hiddens, dropout, check.integer(max_len, "max_len", 1))
         self.blks = nn.Sequential()
         for i in range(num_blks):
             self.blks.add_module("block" + str(i), TransformerDecoderBlock(
@@ -337,8 +324,7 @@ class TransformerDecoder(Decoder):
         return 0 if not entry else entry["self"][0].shape[2]
 
     def forward(self, X, state):
-        _check_ids(X)
-        _check_range(X, self.vocab_size)
+        _check_tokens(X, self.embedding, "the decoder")
         _check_state(state, X.shape[0], self.num_hiddens)
         start = 0 if self.training else self.cached_steps(state)
         P = self.pos_encoding.P
@@ -385,11 +371,10 @@ class TransformerConfig:
     def __post_init__(self):
         for name in ("src_vocab", "tgt_vocab", "num_hiddens", "ffn_num_hiddens", "num_heads", "num_blks",
                      "max_len"):
-            _positive_int(getattr(self, name), name)
+            check.integer(getattr(self, name), name, 1)
         _check_block_sizes(self.num_hiddens, self.ffn_num_hiddens, self.num_heads, self.dropout)
         for name in ("use_bias", "share_embeddings", "tie_output"):
-            if not isinstance(getattr(self, name), bool):
-                raise TypeError(f"{name} must be True or False, got {getattr(self, name)!r}")
+            check.boolean(getattr(self, name), name)
         if self.share_embeddings and self.src_vocab != self.tgt_vocab:
             raise ValueError(f"share_embeddings needs one vocabulary for both sides, got src_vocab="
                              f"{self.src_vocab} and tgt_vocab={self.tgt_vocab}")
@@ -469,9 +454,7 @@ def transformer_step(model, batch, pad_id: int, label_smoothing: float = 0.1):
     With ``label_smoothing = e`` the target distribution puts ``1 - e`` on the
     true token and spreads ``e`` evenly over the vocabulary.
     """
-    if isinstance(label_smoothing, bool) or not isinstance(label_smoothing, numbers.Real) \
-            or not 0 <= label_smoothing < 1:
-        raise ValueError(f"label_smoothing must be a number in [0, 1), got {label_smoothing!r}")
+    label_smoothing = check.probability(label_smoothing, "label_smoothing", allow_one=False)
     src, src_len, dec_in, tgt = trim_batch(batch, pad_id)
     logits = model(src, dec_in, src_len)  # (B, T, V)
     if label_smoothing == 0:
@@ -488,11 +471,10 @@ def noam_lr(step: int, num_hiddens: int, warmup: int = 4000, factor: float = 1.0
     It rises linearly for ``warmup`` steps, then decays as ``1/sqrt(step)``;
     ``step`` counts from 1.
     """
-    step = _positive_int(step, "step")
-    num_hiddens = _positive_int(num_hiddens, "num_hiddens")
-    warmup = _positive_int(warmup, "warmup")
-    if isinstance(factor, bool) or not isinstance(factor, numbers.Real) or not (0 < factor < math.inf):
-        raise ValueError(f"factor must be a positive finite number, got {factor!r}")
+    step = check.integer(step, "step", 1)
+    num_hiddens = check.integer(num_hiddens, "num_hiddens", 1)
+    warmup = check.integer(warmup, "warmup", 1)
+    factor = check.number(factor, "factor", 0, strict=True)
     return factor * num_hiddens ** -0.5 * min(step ** -0.5, step * warmup ** -1.5)
 
 
@@ -507,12 +489,10 @@ class NoamAdam(torch.optim.Adam):
 
     def __init__(self, params, num_hiddens, warmup=4000, factor=1.0, lr=1e-3, start_step=0):
         super().__init__(params, lr=lr, betas=(0.9, 0.98), eps=1e-9)
-        self.num_hiddens = _positive_int(num_hiddens, "num_hiddens")
-        self.warmup = None if warmup is None else _positive_int(warmup, "warmup")
+        self.num_hiddens = check.integer(num_hiddens, "num_hiddens", 1)
+        self.warmup = None if warmup is None else check.integer(warmup, "warmup", 1)
         self.factor = factor
-        if isinstance(start_step, bool) or not isinstance(start_step, numbers.Integral) or start_step < 0:
-            raise ValueError(f"start_step must be an int >= 0, got {start_step!r}")
-        self.steps_taken = int(start_step)
+        self.steps_taken = check.integer(start_step, "start_step", 0)
         if self.warmup is not None:
             noam_lr(1, self.num_hiddens, self.warmup, factor)  # checks factor
 

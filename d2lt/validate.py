@@ -47,7 +47,9 @@ def describe(x) -> str:
     'a float32 tensor of shape (2, 3) on cpu'
     """
     if isinstance(x, torch.Tensor):
-        return f"a {str(x.dtype).replace('torch.', '')} tensor of shape {tuple(x.shape)} on {x.device}"
+        dtype = str(x.dtype).replace('torch.', '')
+        article = "an" if dtype[0] in "aeiou" else "a"
+        return f"{article} {dtype} tensor of shape {tuple(x.shape)} on {x.device}"
     try:
         r = repr(x)
     except Exception:  # a broken __repr__ must not hide the real error

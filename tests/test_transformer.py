@@ -329,9 +329,9 @@ def test_bad_inputs_are_refused_with_clear_messages():
     X, lens, Y = torch.randint(4, 30, (2, 6)), torch.tensor([6, 3]), torch.randint(4, 40, (2, 5))
     with pytest.raises((TypeError, ValueError), match="integer tensor"):
         model(X.float(), Y, lens)
-    with pytest.raises(ValueError, match=r"\[0, 30\)"):
+    with pytest.raises(ValueError, match=r"token ids in \[0, 29\]"):
         model(X + 30, Y, lens)
-    with pytest.raises(ValueError, match=r"\[0, 40\)"):
+    with pytest.raises(ValueError, match=r"token ids in \[0, 39\]"):
         model(X, Y + 40, lens)
     with pytest.raises(ValueError, match="valid_lens"):
         model(X, Y, torch.tensor([7, 3]))

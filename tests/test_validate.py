@@ -26,7 +26,7 @@ NAN, INF = float("nan"), float("inf")
     (True, "bool True"),
     ([1, 2], "list [1, 2]"),
     (torch.zeros(2, 3), "a float32 tensor of shape (2, 3) on cpu"),
-    (torch.tensor(1), "a int64 tensor of shape () on cpu"),
+    (torch.tensor(1), "an int64 tensor of shape () on cpu"),
 ])
 def test_describe_names_type_and_value(value, text):
     assert check.describe(value) == text
@@ -73,7 +73,7 @@ def test_integer_accepts(value, kwargs, want):
     (3.0, {"low": 1}, TypeError, r"^n must be an int >= 1, got float 3\.0$"),
     ("3", {}, TypeError, r"^n must be an int, got str '3'$"),
     (None, {}, TypeError, r"^n must be an int, got NoneType None$"),
-    (torch.tensor(3), {}, TypeError, r"^n must be an int, got a int64 tensor"),
+    (torch.tensor(3), {}, TypeError, r"^n must be an int, got an int64 tensor"),
     (NAN, {}, TypeError, r"^n must be an int, got float nan$"),
     (0, {"low": 1}, ValueError, r"^n must be an int >= 1, got 0$"),
     (6, {"low": 1, "high": 5}, ValueError, r"^n must be an int in \[1, 5\], got 6$"),
@@ -269,7 +269,7 @@ def test_tensor_accepts_and_returns_the_same_tensor():
      r"^X must be a tensor of shape \(B, Q, K\), got a float32 tensor of shape \(2, 3\) on cpu$"),
     (torch.zeros(2), {"dims": (2, 3)}, ValueError, r"^X must be a tensor with 2 or 3 dimensions, got a float32"),
     (torch.zeros(2, 3, dtype=torch.long), {"kind": "float"}, TypeError,
-     r"^X must be a floating-point tensor, got a int64 tensor"),
+     r"^X must be a floating-point tensor, got an int64 tensor"),
     (torch.zeros(2), {"kind": "int"}, TypeError, r"^X must be an integer tensor, got a float32 tensor"),
     (torch.zeros(2, dtype=torch.bool), {"kind": "int"}, TypeError, r"^X must be an integer tensor, got a bool"),
     (torch.zeros(2), {"kind": "bool"}, TypeError, r"^X must be a bool tensor, got a float32"),
