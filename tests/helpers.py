@@ -1,5 +1,25 @@
-"""Assertions shared by the model tests."""
+"""Assertions and fixtures' helpers shared by the tests."""
+from pathlib import Path
+
+import jupytext
 import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def solution_namespace(name: str) -> dict:
+    """The names defined by solutions/NAME.md, its non-check code cells run in one namespace."""
+    nb = jupytext.read(ROOT / "solutions" / f"{name}.md")
+    ns = {}
+    for cell in nb.cells:
+        if cell.cell_type == "code" and "check" not in cell.metadata.get("tags", []):
+            exec(cell.source.replace("S = d2lt.setup()", "S = d2lt.setup(verbose=False)"), ns)
+    return ns
+
+
+def stub(*args, **kwargs):
+    """What an untouched exercise stub does."""
+    raise NotImplementedError("the exercise's stub")
 
 
 def assert_stepwise_equals_teacher_forced(model, X, lens, Y):

@@ -2,31 +2,19 @@
 import collections
 import math
 import re
-from pathlib import Path
 
-import jupytext
 import pytest
 import torch
 from torch.nn import functional as F
 
 from d2lt.checks import ch01
-
-ROOT = Path(__file__).resolve().parent.parent
+from helpers import solution_namespace, stub
 
 
 @pytest.fixture(scope="module")
 def solution():
-    """The functions defined in solutions/01_seq2seq_rnn.md (its non-check code cells, run here)."""
-    nb = jupytext.read(ROOT / "solutions" / "01_seq2seq_rnn.md")
-    ns = {}
-    for cell in nb.cells:
-        if cell.cell_type == "code" and "check" not in cell.metadata.get("tags", []):
-            exec(cell.source.replace("S = d2lt.setup()", "S = d2lt.setup(verbose=False)"), ns)
-    return ns
-
-
-def stub(*args, **kwargs):
-    raise NotImplementedError("the exercise's stub")
+    """The functions defined in solutions/01_seq2seq_rnn.md."""
+    return solution_namespace("01_seq2seq_rnn")
 
 
 @pytest.mark.parametrize("task", [ch01.task1, ch01.task2, ch01.task3])

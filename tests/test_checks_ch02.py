@@ -1,31 +1,19 @@
 """The chapter-2 exercise checks reject the stub and plausible wrong answers, and accept the solutions."""
 import re
-from pathlib import Path
 
-import jupytext
 import pytest
 import torch
 from torch import nn
 
 from d2lt import attention
 from d2lt.checks import ch02
-
-ROOT = Path(__file__).resolve().parent.parent
+from helpers import solution_namespace, stub
 
 
 @pytest.fixture(scope="module")
 def solution():
-    """The functions defined in solutions/02_bahdanau_attention.md (its non-check code cells, run here)."""
-    nb = jupytext.read(ROOT / "solutions" / "02_bahdanau_attention.md")
-    ns = {}
-    for cell in nb.cells:
-        if cell.cell_type == "code" and "check" not in cell.metadata.get("tags", []):
-            exec(cell.source.replace("S = d2lt.setup()", "S = d2lt.setup(verbose=False)"), ns)
-    return ns
-
-
-def stub(*args, **kwargs):
-    raise NotImplementedError("the exercise's stub")
+    """The functions defined in solutions/02_bahdanau_attention.md."""
+    return solution_namespace("02_bahdanau_attention")
 
 
 @pytest.mark.parametrize("task", [ch02.task1, ch02.task2, ch02.task3])

@@ -1,29 +1,17 @@
 """The chapter-6 exercise checks reject the stub and plausible wrong answers, and accept the solutions."""
-from pathlib import Path
 
-import jupytext
 import pytest
 import torch
 from torch.nn import functional as F
 
 from d2lt.checks import ch06
-
-ROOT = Path(__file__).resolve().parent.parent
+from helpers import solution_namespace, stub
 
 
 @pytest.fixture(scope="module")
 def solution():
-    """The functions defined in solutions/06_transformer.md (its non-check code cells, run here)."""
-    nb = jupytext.read(ROOT / "solutions" / "06_transformer.md")
-    ns = {}
-    for cell in nb.cells:
-        if cell.cell_type == "code" and "check" not in cell.metadata.get("tags", []):
-            exec(cell.source.replace("S = d2lt.setup()", "S = d2lt.setup(verbose=False)"), ns)
-    return ns
-
-
-def stub(*args, **kwargs):
-    raise NotImplementedError("the exercise's stub")
+    """The functions defined in solutions/06_transformer.md."""
+    return solution_namespace("06_transformer")
 
 
 TASKS = [ch06.task1, ch06.task2, ch06.task3, ch06.task4]
