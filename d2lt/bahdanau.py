@@ -103,6 +103,11 @@ class Seq2SeqAttentionDecoder(Decoder):
                              f"got {check.describe(query)}")
         if query.device != state.keys.device:
             raise ValueError(f"query is on {query.device} but the state is on {state.keys.device}")
+        return self._attend(query, state)
+
+    def _attend(self, query, state: AttentionState):
+        """:meth:`attend` without the argument checks: the step loop of :meth:`forward`, whose
+        query and state are built here and checked once per call, not once per step."""
         q = self.attention.W_q(query)  # (B, H)
         features = torch.tanh(state.keys + q.unsqueeze(1))  # (B, Ts, H)
         scores = self.attention.w_v(features).transpose(1, 2)  # (B, 1, Ts)
@@ -125,7 +130,7 @@ class Seq2SeqAttentionDecoder(Decoder):
         hidden = state.hidden
         outputs, self._attention_weights = [], []
         for t in range(X.shape[1]):
-            context, weights = self.attend(hidden[-1], state)  # query: the top layer's previous state
+            context, weights = self._attend(hidden[-1], state)  # query: the top layer's previous state
             x = torch.cat([context, embs[:, t:t + 1]], dim=-1)  # (B, 1, H + E)
             out, hidden = self.rnn(x, hidden)  # (B, 1, H), (L, B, H)
             outputs.append(out)
