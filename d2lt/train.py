@@ -305,6 +305,45 @@ def fit(model, loader, step_fn, *, num_epochs: int | None = None, max_steps: int
     return hist
 
 
+class CPUBudget:
+    """How long a run may still train: wall-clock minutes and, optionally, process CPU minutes.
+
+    ``cpu_before`` is the CPU time earlier runs already spent (stored in a
+    checkpoint), so a resumed run counts the total. On a shared machine the
+    wall-clock time a run gets depends on what else runs, the CPU time of a
+    one-thread process does not: equal CPU budgets keep two models' training
+    comparable. :meth:`excluded` keeps work such as an evaluation out of the
+    count. Wall time is never below CPU time (one thread), so passing
+    :meth:`seconds_left` to ``fit(max_seconds=...)`` never overshoots.
+    """
+
+    def __init__(self, minutes, cpu_minutes=None, cpu_before=0.0):
+        self.minutes = check.number(minutes, "minutes", 0)
+        self.cpu_minutes = check.number(cpu_minutes, "cpu_minutes", 0, allow_none=True)
+        self.cpu_before = check.number(cpu_before, "cpu_before", 0)
+        self._deadline = time.time() + 60 * self.minutes
+        self._cpu0, self._excluded = time.process_time(), 0.0
+
+    def cpu_seconds(self) -> float:
+        """CPU seconds spent so far, earlier runs included, excluded work not."""
+        return self.cpu_before + time.process_time() - self._cpu0 - self._excluded
+
+    def seconds_left(self) -> float:
+        left = self._deadline - time.time()
+        if self.cpu_minutes is not None:
+            left = min(left, 60 * self.cpu_minutes - self.cpu_seconds())
+        return left
+
+    @contextlib.contextmanager
+    def excluded(self):
+        """A block whose CPU time does not count against the budget."""
+        t0 = time.process_time()
+        try:
+            yield
+        finally:
+            self._excluded += time.process_time() - t0
+
+
 # --------------------------------------------------------------------------- checkpoints
 
 def fingerprint(config: dict) -> str:

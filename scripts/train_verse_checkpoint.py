@@ -18,7 +18,6 @@ source length is stored in the checkpoint: the chapters print it, and
 ``tests/test_checkpoints.py`` checks that today's code reproduces it.
 """
 import argparse
-import time
 
 import d2lt
 from d2lt import seq2seq, tasks, train
@@ -36,29 +35,15 @@ task = tasks.verse_task()
 model, config, path = tasks.verse_model(args.kind, task)
 extra = train.load_checkpoint(path, model, config) if args.resume else {}
 losses = list(extra.get("losses", []))
-cpu_before, cpu0 = float(extra.get("cpu_seconds", 0.0)), time.process_time()
-
-
-def cpu_seconds():
-    return cpu_before + time.process_time() - cpu0
-
-
-def seconds_left():
-    left = deadline - time.time()
-    if args.cpu_minutes is not None:
-        left = min(left, 60 * args.cpu_minutes - cpu_seconds())  # wall >= CPU time: never overshoots
-    return left
-
-
-deadline = time.time() + 60 * args.minutes
-while seconds_left() > 0:
+budget = train.CPUBudget(args.minutes, args.cpu_minutes, float(extra.get("cpu_seconds", 0.0)))
+while budget.seconds_left() > 0:
     h = train.fit(model, task.train.loader(64, seed=len(losses)),
                   lambda m, b: seq2seq.seq2seq_step(m, b, task.tgt_vocab.pad),
-                  lr=2e-3, progress=False, max_seconds=max(1, seconds_left()), device=S.device)
+                  lr=2e-3, progress=False, max_seconds=max(1, budget.seconds_left()), device=S.device)
     losses.append(h.losses[-1])
     print(f"epoch {len(losses)}: loss {losses[-1]:.3f} ({h.steps[-1]} steps in {h.seconds:.0f} s, "
-          f"{cpu_seconds() / 60:.1f} CPU minutes in total)", flush=True)
-    train.save_checkpoint(path, model.cpu(), config, half=True, losses=losses, cpu_seconds=cpu_seconds())
+          f"{budget.cpu_seconds() / 60:.1f} CPU minutes in total)", flush=True)
+    train.save_checkpoint(path, model.cpu(), config, half=True, losses=losses, cpu_seconds=budget.cpu_seconds())
 
 final, _, _ = tasks.verse_model(args.kind, task)
 train.load_checkpoint(path, final, config)  # score exactly what is shipped (float16 weights)
@@ -66,5 +51,5 @@ rows = seq2seq.bleu_by_length(final.eval(), task.test_pairs, task.src_vocab, tas
                               task.src_steps, task.tgt_steps + 5, tasks.VERSE_EDGES)
 for r in rows:
     print(r)
-train.save_checkpoint(path, final, config, half=True, losses=losses, cpu_seconds=cpu_seconds(),
+train.save_checkpoint(path, final, config, half=True, losses=losses, cpu_seconds=budget.cpu_seconds(),
                       bleu_by_length=[r["bleu"] for r in rows])

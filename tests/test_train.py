@@ -279,3 +279,20 @@ def test_live_curve_valid_arguments_and_mismatched_update():
     on = train.LiveCurve(warmup=0, enabled=True)
     with pytest.raises(ValueError, match="same length"):
         on.update([1, 2], [0.5])
+
+
+def test_cpu_budget_counts_earlier_runs_and_leaves_out_excluded_work():
+    budget = train.CPUBudget(minutes=10, cpu_minutes=1, cpu_before=30.0)
+    assert 29.9 < budget.cpu_seconds() < 31.0
+    assert 25 < budget.seconds_left() <= 30.0  # the CPU budget binds before the wall clock
+    with budget.excluded():
+        t0 = time.process_time()
+        while time.process_time() - t0 < 0.2:  # busy work that must not count
+            pass
+    assert budget.cpu_seconds() < 30.2
+    assert train.CPUBudget(minutes=0).seconds_left() <= 0
+    assert train.CPUBudget(minutes=1).seconds_left() > 50  # no CPU limit: the wall clock decides
+    with pytest.raises(TypeError, match="minutes"):
+        train.CPUBudget(minutes="10")
+    with pytest.raises(ValueError, match="cpu_minutes"):
+        train.CPUBudget(minutes=1, cpu_minutes=-1)
