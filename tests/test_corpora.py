@@ -134,3 +134,15 @@ def test_the_pretrained_files_are_in_the_cache():
     gguf = data.smollm2_gguf()
     with open(gguf, "rb") as f:
         assert gguf.stat().st_size == 98_362_432 and f.read(4) == b"GGUF"
+
+
+def test_aclsum_papers_have_three_summaries_and_the_datasets_own_split():
+    papers = data.load_aclsum()
+    assert len(papers) == 250 and len({p.id for p in papers}) == 250
+    assert [len(data.load_aclsum(s)) for s in data.SPLITS] == [100, 50, 100]
+    for p in papers:
+        assert set(p.summaries) == set(data.ACLSUM_ASPECTS) and all(p.summaries.values())
+        assert len(p.document().split()) > len(p.summaries["approach"].split())
+    first = next(p for p in papers if p.id == "P06-1112")
+    assert first.summaries["outcome"].startswith("The proposed method outperforms")
+    assert first.document(("abstract",)).startswith("In this paper , we explore correlation")
