@@ -153,6 +153,9 @@ def main(argv=None) -> int:
                         help="where the book's sources go (default _build/executed)")
     parser.add_argument("--no-execute", action="store_true",
                         help="copy the notebooks without running them")
+    parser.add_argument("--only", nargs="+", metavar="PREFIX", default=None,
+                        help="execute only the chapters whose file name starts with one of these "
+                             "prefixes (e.g. 07 08); copy the others without running them")
     args = parser.parse_args(argv)
     out_root = Path(args.out_dir)
     if not out_root.is_absolute():
@@ -161,11 +164,15 @@ def main(argv=None) -> int:
         print(f"[book] copied {rel.as_posix()}", flush=True)
     with open(out_root / LANDING, "a", encoding="utf-8") as landing:
         landing.write(build_note(executed=not args.no_execute))
+        if args.only and not args.no_execute:
+            landing.write(f"Only the chapters {', '.join(args.only)} were executed; the others "
+                          "show their code without outputs.\n")
     durations, failed = {}, []
     todo = chapters(ROOT / "_toc.yml")
     for i, path in enumerate(todo, 1):
         target = out_root / path.relative_to(ROOT)
-        if args.no_execute:
+        skip = args.only is not None and not any(path.name.startswith(p) for p in args.only)
+        if args.no_execute or skip:
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy(path, target)
             continue
