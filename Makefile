@@ -21,7 +21,8 @@ help:
 	@echo "make book   - execute every chapter and build the HTML book in _build/html (reads offline)"
 	@echo "make test   - unit tests, structural tests and every notebook (CI profile)"
 	@echo "make look   - screenshots and layout checks of the built book in Chromium (needs chromium)"
-	@echo "make lab    - open JupyterLab on the course"
+	@echo "make lab    - open JupyterLab on the course, at its start page (START.ipynb)"
+	@echo "make slides - reveal.js slides of every chapter in _build/slides (offline)"
 	@echo "make data   - fetch and prepare the pinned datasets (done by book/test)"
 	@echo "make sync   - regenerate the .ipynb files from their .md sources"
 	@echo "make bench  - attention and Transformer benchmarks (vs torch.nn; key-value cache)"
@@ -65,7 +66,12 @@ look: setup
 	@$(PY) book/browser_check.py _build/html --out _build/browser
 
 lab: setup data
-	@$(VENV)/bin/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root)
+	@$(VENV)/bin/jupyter lab $(if $(filter 0,$(shell id -u)),--allow-root) START.ipynb
+
+.PHONY: slides
+# One deck per chapter; after `make book` the decks show that run's outputs.
+slides: setup
+	@$(PY) scripts/build_slides.py --out _build/slides
 
 sync: setup
 	@for f in $(addsuffix /*.md,$(NOTEBOOKS)); do [ -e "$$f" ] || continue; \
