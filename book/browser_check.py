@@ -117,7 +117,9 @@ def chromium(browser: str, *args: str, timeout: int = 180) -> subprocess.Complet
 def pages(html_dir: Path) -> list:
     import yaml
     toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
-    names = [toc["root"]] + [e["file"] for e in toc.get("chapters", [])]
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from execute_book import toc_files
+    names = [toc["root"]] + toc_files(toc)
     return [html_dir / Path(n).with_suffix(".html") for n in names]
 
 

@@ -38,10 +38,26 @@ OVERWRITTEN = re.compile(r"[^\n]*\r(?=[^\n])")
 IGNORED = shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__", ".*")
 
 
+def toc_files(toc: dict) -> list:
+    """The ``file`` entries of a parsed ``_toc.yml``, in order: a flat ``chapters:``
+    list or ``parts:`` with captions, sections included (the root is left out)."""
+    found = []
+
+    def walk(entries):
+        for e in entries or []:
+            if "file" in e:
+                found.append(e["file"])
+            walk(e.get("sections"))
+
+    walk(toc.get("chapters"))
+    for part in toc.get("parts") or []:
+        walk(part.get("chapters"))
+    return found
+
+
 def chapters(toc: Path) -> list:
     """The notebooks the table of contents lists, in order, as absolute paths."""
-    entries = yaml.safe_load(toc.read_text(encoding="utf-8")).get("chapters", [])
-    return [toc.parent / e["file"] for e in entries]
+    return [toc.parent / f for f in toc_files(yaml.safe_load(toc.read_text(encoding="utf-8")))]
 
 
 def copy_sources(root: Path, out_root: Path) -> list:
