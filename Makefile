@@ -25,7 +25,7 @@ help:
 	@echo "make slides - reveal.js slides of every chapter in _build/slides (offline)"
 	@echo "make data   - fetch and prepare the pinned datasets (done by book/test)"
 	@echo "make sync   - regenerate the .ipynb files from their .md sources"
-	@echo "make bench  - attention and Transformer benchmarks (vs torch.nn; key-value cache)"
+	@echo "make bench  - attention, Transformer, BERT and GPT benchmarks (vs torch.nn / transformers)"
 
 setup: $(STAMP)
 
@@ -81,10 +81,14 @@ checkpoints: setup data
 	@OMP_NUM_THREADS=1 $(PY) scripts/train_verse_checkpoint.py gru --cpu-minutes 18.5 --minutes 120
 	@OMP_NUM_THREADS=1 $(PY) scripts/train_verse_checkpoint.py attention --cpu-minutes 18.5 --minutes 120
 	@OMP_NUM_THREADS=1 $(PY) scripts/train_transformer_checkpoint.py --cpu-minutes 18.5 --minutes 120
+	@OMP_NUM_THREADS=1 $(PY) scripts/train_bert_checkpoint.py --cpu-minutes 15 --minutes 60
+	@OMP_NUM_THREADS=1 $(PY) scripts/train_t5_checkpoint.py --cpu-minutes 15 --minutes 60
 
 bench: setup
 	@OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(PY) scripts/bench_attention.py
 	@OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(PY) scripts/bench_transformer.py
+	@OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(PY) scripts/bench_bert.py
+	@OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(PY) scripts/bench_gpt.py
 
 clean:
 	rm -rf _build .pytest_cache
