@@ -29,7 +29,7 @@ import torch
 from transformers import GPT2Config, GPT2LMHeadModel
 
 import d2lt
-from d2lt import gpt
+from d2lt import bench, gpt
 from d2lt.train import autocast
 
 p = argparse.ArgumentParser()
@@ -66,8 +66,7 @@ block = max(T, args.prompt + args.new_tokens)
 
 
 def sync():
-    if on_gpu:
-        torch.cuda.synchronize()
+    bench.sync(dev)  # the timing helpers shared with python -m d2lt.bench
 
 
 hf = GPT2LMHeadModel(GPT2Config(vocab_size=args.vocab, n_positions=block, n_embd=C, n_layer=L, n_head=H,
