@@ -25,7 +25,7 @@ help:
 	@echo "make slides - reveal.js slides of every chapter in _build/slides (offline)"
 	@echo "make data   - fetch and prepare the pinned datasets (done by book/test)"
 	@echo "make sync   - regenerate the .ipynb files from their .md sources"
-	@echo "make bench  - attention, Transformer, BERT and GPT benchmarks (vs torch.nn / transformers)"
+	@echo "make bench  - attention, Transformer, BERT and GPT benchmarks; python -m d2lt.bench (MFU)"
 
 setup: $(STAMP)
 
@@ -90,6 +90,7 @@ bench: setup
 	@OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(PY) scripts/bench_transformer.py
 	@OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(PY) scripts/bench_bert.py
 	@OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(PY) scripts/bench_gpt.py
+	@OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(PY) -m d2lt.bench
 
 clean:
 	rm -rf _build .pytest_cache
