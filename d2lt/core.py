@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 import platform
 import random
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -165,6 +166,9 @@ def setup(seed: int = 0, verbose: bool = True) -> Setup:
         raise TypeError(f"verbose must be a bool, got {type(verbose).__name__} {verbose!r}")
     s = Setup(device=device(), profile=profile(), seed=seed)
     seed_everything(seed)
+    # Libraries that import tqdm.auto inside a notebook without ipywidgets warn once; the
+    # course's own progress bars are plain text, so the warning says nothing useful here.
+    warnings.filterwarnings("ignore", message="IProgress not found")
     if verbose:
         from . import __version__
         print(f"{s} | d2lt {__version__}")
