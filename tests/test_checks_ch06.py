@@ -5,30 +5,13 @@ import torch
 from torch.nn import functional as F
 
 from d2lt.checks import ch06
-from helpers import solution_namespace, stub
-
-
-@pytest.fixture(scope="module")
-def solution():
-    """The functions defined in solutions/06_transformer.md."""
-    return solution_namespace("06_transformer")
+from helpers import check_contract_tests, stub
 
 
 TASKS = [ch06.task1, ch06.task2, ch06.task3, ch06.task4]
-
-
-@pytest.mark.parametrize("task", TASKS)
-def test_checks_reject_the_stub_and_none(task):
-    with pytest.raises(NotImplementedError):
-        task(stub)
-    with pytest.raises(AssertionError, match="got None"):
-        task(None)
-
-
-@pytest.mark.parametrize("task, name", zip(TASKS, ["prenorm_forward", "smoothed_loss", "transformer_params",
-                                                  "logprob"]))
-def test_checks_accept_the_solutions(solution, task, name):
-    assert task(solution[name])
+NAMES = ["prenorm_forward", "smoothed_loss", "transformer_params", "logprob"]
+solution, test_checks_reject_the_stub_and_none, test_checks_accept_the_solutions = \
+    check_contract_tests("06_transformer", TASKS, NAMES)
 
 
 # ------------------------------------------------------------------ task 1

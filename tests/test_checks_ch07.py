@@ -5,30 +5,13 @@ import torch
 
 from d2lt import bert
 from d2lt.checks import ch07
-from helpers import solution_namespace, stub
-
-
-@pytest.fixture(scope="module")
-def solution():
-    """The functions defined in solutions/07_bert_pretraining.md (MiniLM loaded once)."""
-    return solution_namespace("07_bert_pretraining")
+from helpers import check_contract_tests, stub
 
 
 TASKS = [ch07.task1, ch07.task2, ch07.task3, ch07.task4]
 NAMES = ["whole_word_mask", "bert_params", "wordpiece", "offset_score"]
-
-
-@pytest.mark.parametrize("task", TASKS)
-def test_checks_reject_the_stub_and_none(task):
-    with pytest.raises(NotImplementedError):
-        task(stub)
-    with pytest.raises(AssertionError, match="got None"):
-        task(None)
-
-
-@pytest.mark.parametrize("task, name", zip(TASKS, NAMES))
-def test_checks_accept_the_solutions(solution, task, name):
-    assert task(solution[name])
+solution, test_checks_reject_the_stub_and_none, test_checks_accept_the_solutions = \
+    check_contract_tests("07_bert_pretraining", TASKS, NAMES)
 
 
 # ------------------------------------------------------------------ task 1

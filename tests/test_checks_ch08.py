@@ -6,32 +6,15 @@ import torch
 from torch.nn import functional as F
 
 from d2lt.checks import ch08
-from helpers import solution_namespace, stub
+from helpers import check_contract_tests, stub
 
 pytest.importorskip("transformers")
 
 
-@pytest.fixture(scope="module")
-def solution():
-    """The functions defined in solutions/08_bert_finetuning.md."""
-    return solution_namespace("08_bert_finetuning")
-
-
 TASKS = [ch08.task1, ch08.task2, ch08.task3, ch08.task4]
 NAMES = ["cosine_warmup", "layerwise_groups", "distill_loss", "prototype_predict"]
-
-
-@pytest.mark.parametrize("task", TASKS)
-def test_checks_reject_the_stub_and_none(task):
-    with pytest.raises(NotImplementedError):
-        task(stub)
-    with pytest.raises(AssertionError, match="got None"):
-        task(None)
-
-
-@pytest.mark.parametrize("task, name", zip(TASKS, NAMES))
-def test_checks_accept_the_solutions(solution, task, name):
-    assert task(solution[name])
+solution, test_checks_reject_the_stub_and_none, test_checks_accept_the_solutions = \
+    check_contract_tests("08_bert_finetuning", TASKS, NAMES)
 
 
 # ------------------------------------------------------------------ task 1

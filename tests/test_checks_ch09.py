@@ -5,29 +5,13 @@ import pytest
 import torch
 
 from d2lt.checks import ch09
-from helpers import solution_namespace, stub
-
-
-@pytest.fixture(scope="module")
-def solution():
-    """The functions defined in solutions/09_t5.md."""
-    return solution_namespace("09_t5")
+from helpers import check_contract_tests, stub
 
 
 TASKS = [ch09.task1, ch09.task2, ch09.task3, ch09.task4]
-
-
-@pytest.mark.parametrize("task", TASKS)
-def test_checks_reject_the_stub_and_none(task):
-    with pytest.raises(NotImplementedError):
-        task(stub)
-    with pytest.raises(AssertionError, match="got None"):
-        task(None)
-
-
-@pytest.mark.parametrize("task, name", zip(TASKS, ["corrupt", "bucket", "rouge_l", "gpt_example"]))
-def test_checks_accept_the_solutions(solution, task, name):
-    assert task(solution[name])
+NAMES = ["corrupt", "bucket", "rouge_l", "gpt_example"]
+solution, test_checks_reject_the_stub_and_none, test_checks_accept_the_solutions = \
+    check_contract_tests("09_t5", TASKS, NAMES)
 
 
 # ------------------------------------------------------------------ task 1

@@ -5,30 +5,13 @@ import torch
 from torch.nn import functional as F
 
 from d2lt.checks import ch10
-from helpers import solution_namespace, stub
-
-
-@pytest.fixture(scope="module")
-def solution():
-    """The functions defined in solutions/10_gpt.md."""
-    return solution_namespace("10_gpt")
+from helpers import check_contract_tests, stub
 
 
 TASKS = [ch10.task1, ch10.task2, ch10.task3, ch10.task4]
 NAMES = ["gpt_params", "repetition_penalty", "sliding_loss", "lm_batch"]
-
-
-@pytest.mark.parametrize("task", TASKS)
-def test_checks_reject_the_stub_and_none(task):
-    with pytest.raises(NotImplementedError):
-        task(stub)
-    with pytest.raises(AssertionError, match="got None"):
-        task(None)
-
-
-@pytest.mark.parametrize("task, name", zip(TASKS, NAMES))
-def test_checks_accept_the_solutions(solution, task, name):
-    assert task(solution[name])
+solution, test_checks_reject_the_stub_and_none, test_checks_accept_the_solutions = \
+    check_contract_tests("10_gpt", TASKS, NAMES)
 
 
 # ------------------------------------------------------------------ task 1

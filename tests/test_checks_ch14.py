@@ -5,29 +5,13 @@ import torch
 
 from d2lt.checks import ch14
 from d2lt.gpt import IGNORE_INDEX
-from helpers import solution_namespace, stub
-
-
-@pytest.fixture(scope="module")
-def solution():
-    """The functions defined in solutions/14_training_at_scale.md."""
-    return solution_namespace("14_training_at_scale")
+from helpers import check_contract_tests, stub
 
 
 TASKS = [ch14.task1, ch14.task2, ch14.task3]
-
-
-@pytest.mark.parametrize("task", TASKS)
-def test_checks_reject_the_stub_and_none(task):
-    with pytest.raises(NotImplementedError):
-        task(stub)
-    with pytest.raises(AssertionError, match="got None"):
-        task(None)
-
-
-@pytest.mark.parametrize("task, name", zip(TASKS, ["training_flops", "accumulate", "data_parallel_step"]))
-def test_checks_accept_the_solutions(solution, task, name):
-    assert task(solution[name])
+NAMES = ["training_flops", "accumulate", "data_parallel_step"]
+solution, test_checks_reject_the_stub_and_none, test_checks_accept_the_solutions = \
+    check_contract_tests("14_training_at_scale", TASKS, NAMES)
 
 
 # ------------------------------------------------------------------ task 1
