@@ -57,7 +57,7 @@ from . import validate as check
 
 __all__ = ["flops_per_token", "gpt_flops_per_token", "PEAK_FLOPS", "lookup_peak", "peak_flops",
            "cpu_matmul_peak", "mfu", "sync", "timed", "explicit_attention", "CONFIGS", "bench_config",
-           "amp_context", "main", "UNKNOWN_DEVICE"]
+           "amp_context", "backward_step", "main", "UNKNOWN_DEVICE"]
 
 UNKNOWN_DEVICE = "MFU not reported: unknown device"
 
@@ -266,6 +266,17 @@ def amp_context(device, enabled: bool = True):
                                       torch.backends.cuda.matmul.allow_tf32 else "fp32"), None
 
 
+def backward_step(loss, opt, scaler=None) -> None:
+    """Backward pass and optimiser step, through ``scaler`` (fp16's GradScaler) when there is one."""
+    if scaler is None:
+        loss.backward()
+        opt.step()
+        return
+    scaler.scale(loss).backward()
+    scaler.step(opt)
+    scaler.update()
+
+
 # --------------------------------------------------------------------------- configs
 
 CONFIGS = {
@@ -310,13 +321,7 @@ def _trainer(model, device, batches, amp: bool, hf: bool = False):
                 else:
                     loss = model(xb[:, :-1], xb[:, 1:])[1]
             opt.zero_grad(set_to_none=True)
-            if scaler is not None:
-                scaler.scale(loss).backward()
-                scaler.step(opt)
-                scaler.update()
-            else:
-                loss.backward()
-                opt.step()
+            backward_step(loss, opt, scaler)
     return run, ctx_dtype[1]
 
 

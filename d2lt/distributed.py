@@ -230,7 +230,7 @@ def train(args, env: DistEnv, device, data: torch.Tensor, log=print) -> dict:
     """Train ``args.steps`` steps on ``env``'s share of every global batch; return the run's figures."""
     from torch.nn.parallel import DistributedDataParallel as DDP
 
-    from .bench import amp_context
+    from .bench import amp_context, backward_step
     from .gpt import GPT, GPTConfig
     from .train import load_checkpoint, save_checkpoint
     if args.global_batch % env.world_size:
@@ -261,13 +261,7 @@ def train(args, env: DistEnv, device, data: torch.Tensor, log=print) -> dict:
         with ctx_maker()[0]:
             loss = ddp(xb[:, :-1], xb[:, 1:])[1]
         opt.zero_grad(set_to_none=False)
-        if scaler is not None:
-            scaler.scale(loss).backward()
-            scaler.step(opt)
-            scaler.update()
-        else:
-            loss.backward()
-            opt.step()
+        backward_step(loss, opt, scaler)
         mean_loss = loss.detach().float()
         if env.distributed:
             dist.all_reduce(mean_loss)
