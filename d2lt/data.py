@@ -568,8 +568,7 @@ def load_verses(src: str = "web", tgt: str = "lsg", split: str | None = None,
         check.string(value, arg, choices=sorted(TRANSLATIONS))
     if src == tgt:
         raise ValueError(f"src and tgt must differ, both are {src!r}")
-    if split is not None and (not isinstance(split, str) or split not in SPLITS):
-        raise ValueError(f"split must be None or one of {SPLITS}, got {split!r}")
+    _check_split(split)
     for arg, value in (("max_words", max_words), ("limit", limit)):
         check.integer(value, arg, low=1, allow_none=True)
     seed = check_seed(seed)
