@@ -84,6 +84,9 @@ checkpoints: setup data
 	@OMP_NUM_THREADS=1 $(PY) scripts/train_bert_checkpoint.py --cpu-minutes 15 --minutes 60
 	@OMP_NUM_THREADS=1 $(PY) scripts/train_t5_checkpoint.py --cpu-minutes 15 --minutes 60
 	@OMP_NUM_THREADS=1 $(PY) scripts/train_gpt_checkpoint.py --cpu-minutes 15 --minutes 60
+	@OMP_NUM_THREADS=1 $(PY) scripts/train_icl_checkpoint.py --minutes 60
+	@OMP_NUM_THREADS=1 $(PY) scripts/train_scaling_ladder.py --cpu-minutes 15 --minutes 60
+	@OMP_NUM_THREADS=1 $(PY) scripts/train_sft_checkpoint.py --cpu-minutes 12 --minutes 40
 
 bench: setup
 	@OMP_NUM_THREADS=$${OMP_NUM_THREADS:-1} $(PY) scripts/bench_attention.py
