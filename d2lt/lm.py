@@ -309,12 +309,13 @@ def evaluate_loss(model, blocks, batch_size: int = 32, max_blocks: int | None = 
     model.eval()
     total, count = 0.0, 0
     try:
-        for x, y in blocks.loader(batch_size, max_blocks):
-            x, y = x.to(dev), y.to(dev)
-            logits, _ = model(x)
-            total += F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]), y.reshape(-1),
-                                     reduction="sum").item()
-            count += y.numel()
+        with torch.no_grad():
+            for x, y in blocks.loader(batch_size, max_blocks):
+                x, y = x.to(dev), y.to(dev)
+                logits, _ = model(x)
+                total += F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]),
+                                         y.reshape(-1), reduction="sum").item()
+                count += y.numel()
     finally:
         model.train(was)
     return total / count
