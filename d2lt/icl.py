@@ -31,6 +31,7 @@ import time
 
 import torch
 
+from . import lm
 from . import validate as check
 from .gpt import GPT, IGNORE_INDEX, GPTConfig
 
@@ -451,26 +452,9 @@ def chain_accuracy(model, problems, use_scratchpad: bool) -> float:
 
 # --------------------------------------------------------------------------- batches and models
 
-class TaskBatches:
-    """``steps`` training batches ``(idx, targets)`` from ``sample(batch_size, generator)``, each
-    freshly drawn (no example is seen twice); the same ``seed`` gives the same batches."""
-
-    def __init__(self, sample, batch_size: int, steps: int, seed: int = 0):
-        if not callable(sample):
-            raise TypeError(f"sample must be callable(batch_size, generator) -> (idx, targets), "
-                            f"got {check.describe(sample)}")
-        self.sample = sample
-        self.batch_size = check.integer(batch_size, "batch_size", 1)
-        self.steps = check.integer(steps, "steps", 1)
-        self.seed = check.integer(seed, "seed", 0)
-
-    def __len__(self):
-        return self.steps
-
-    def __iter__(self):
-        g = torch.Generator().manual_seed(self.seed)
-        for _ in range(self.steps):
-            yield self.sample(self.batch_size, g)
+# ``steps`` training batches ``(idx, targets)`` from ``sample(batch_size, generator)``, each
+# freshly drawn (no example is seen twice); the same ``seed`` gives the same batches.
+TaskBatches = lm.SampledBatches
 
 
 def icl_batches(batch_size: int, steps: int, seed: int = 0, num_pairs: int = 17, num_inputs: int = 8,

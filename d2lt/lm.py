@@ -39,7 +39,7 @@ from torch.nn import functional as F
 from . import validate as check
 
 __all__ = ["EOT", "EOT_ID", "train_bpe", "bpe_from_json", "tokenizer_fingerprint", "wiki_bpe",
-           "encode_articles", "wiki_tokens", "TokenBlocks", "RandomBatches", "lm_step",
+           "encode_articles", "wiki_tokens", "TokenBlocks", "SampledBatches", "RandomBatches", "lm_step",
            "evaluate_loss", "perplexity", "token_counts", "unigram_perplexity", "warmup_cosine",
            "ScheduledAdamW", "prefix_mask", "mask_forward", "wiki_gpt_config", "wiki_gpt",
            "WIKI_VOCAB_SIZE", "CHECKPOINT"]
@@ -194,15 +194,16 @@ def _check_ids(ids, name="ids", vocab_size=None) -> torch.Tensor:
     return ids
 
 
-class RandomBatches:
-    """``steps`` batches of ``batch_size`` blocks cut at random offsets (the same for the same seed).
+class SampledBatches:
+    """``steps`` batches from ``sample(batch_size, generator)``, drawn afresh on every iteration
+    from a generator seeded with ``seed``: the same seed gives the same batches. ``len()`` is
+    ``steps``."""
 
-    Each epoch of iteration draws the same offsets again: a fixed, reproducible
-    sequence of batches. ``len()`` is ``steps``.
-    """
-
-    def __init__(self, blocks: "TokenBlocks", batch_size: int, steps: int, seed: int = 0):
-        self.blocks = blocks
+    def __init__(self, sample, batch_size: int, steps: int, seed: int = 0):
+        if not callable(sample):
+            raise TypeError(f"sample must be callable(batch_size, generator) -> (idx, targets), "
+                            f"got {check.describe(sample)}")
+        self.sample = sample
         self.batch_size = check.integer(batch_size, "batch_size", 1)
         self.steps = check.integer(steps, "steps", 1)
         self.seed = check.integer(seed, "seed", 0)
@@ -212,13 +213,27 @@ class RandomBatches:
 
     def __iter__(self):
         g = torch.Generator().manual_seed(self.seed)
+        for _ in range(self.steps):
+            yield self.sample(self.batch_size, g)
+
+
+class RandomBatches(SampledBatches):
+    """``steps`` batches of ``batch_size`` blocks cut at random offsets (the same for the same seed).
+
+    Each epoch of iteration draws the same offsets again: a fixed, reproducible
+    sequence of batches. ``len()`` is ``steps``.
+    """
+
+    def __init__(self, blocks: "TokenBlocks", batch_size: int, steps: int, seed: int = 0):
+        self.blocks = blocks
+        super().__init__(self._cut, batch_size, steps, seed)
+
+    def _cut(self, batch_size: int, g: torch.Generator):
         T, ids = self.blocks.block_size, self.blocks.ids
         n = ids.numel() - T  # offsets 0 .. N-T-1 leave room for the shifted targets
-        ar = torch.arange(T + 1)
-        for _ in range(self.steps):
-            starts = torch.randint(0, n, (self.batch_size,), generator=g)
-            rows = ids[starts[:, None] + ar]  # (B, T + 1)
-            yield rows[:, :-1], rows[:, 1:]
+        starts = torch.randint(0, n, (batch_size,), generator=g)
+        rows = ids[starts[:, None] + torch.arange(T + 1)]  # (B, T + 1)
+        return rows[:, :-1], rows[:, 1:]
 
 
 class TokenBlocks:
