@@ -37,6 +37,7 @@ import torch
 from torch.nn import functional as F
 
 from . import validate as check
+from .train import ScheduledStep
 
 __all__ = ["EOT", "EOT_ID", "train_bpe", "bpe_from_json", "tokenizer_fingerprint", "wiki_bpe",
            "encode_articles", "wiki_tokens", "TokenBlocks", "SampledBatches", "RandomBatches", "lm_step",
@@ -384,7 +385,7 @@ def warmup_cosine(step: int, max_lr: float, warmup: int, total: int, min_lr: flo
     return min_lr + 0.5 * (max_lr - min_lr) * (1.0 + math.cos(math.pi * s))
 
 
-class ScheduledAdamW(torch.optim.AdamW):
+class ScheduledAdamW(ScheduledStep, torch.optim.AdamW):
     """AdamW whose learning rate follows :func:`warmup_cosine`, set before every ``step()``.
 
     Built from a model, it decays only the matrices (weights of linear layers
@@ -410,13 +411,6 @@ class ScheduledAdamW(torch.optim.AdamW):
     def current_lr(self) -> float:
         """The learning rate the next ``step()`` will use."""
         return warmup_cosine(self.steps_taken, self.max_lr, self.warmup, self.total, self.min_lr)
-
-    def step(self, closure=None):
-        lr = self.current_lr()
-        for g in self.param_groups:
-            g["lr"] = lr
-        self.steps_taken += 1
-        return super().step(closure)
 
 
 # --------------------------------------------------------------------------- other attention masks

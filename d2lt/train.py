@@ -305,6 +305,23 @@ def fit(model, loader, step_fn, *, num_epochs: int | None = None, max_steps: int
     return hist
 
 
+class ScheduledStep:
+    """Mixin for a ``torch.optim.Optimizer`` whose learning rate follows a schedule.
+
+    The optimizer defines ``current_lr()`` (the rate of the step about to be
+    taken, from ``self.steps_taken``); each ``step()`` sets that rate on every
+    parameter group, counts the step and then steps, so the schedule works
+    with any loop that calls ``step()`` (:func:`fit` included).
+    """
+
+    def step(self, closure=None):
+        lr = self.current_lr()
+        for g in self.param_groups:
+            g["lr"] = lr
+        self.steps_taken += 1
+        return super().step(closure)
+
+
 class CPUBudget:
     """How long a run may still train: wall-clock minutes and, optionally, process CPU minutes.
 

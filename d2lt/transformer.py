@@ -51,6 +51,7 @@ from . import validate as check
 from .attention import (MultiHeadAttention, PositionalEncoding, causal_mask,
                         padding_mask)
 from .seq2seq import Decoder, Encoder, EncoderDecoder, _check_ids, _check_lens, sequence_loss
+from .train import ScheduledStep
 
 __all__ = [
     "PositionWiseFFN", "AddNorm", "TransformerEncoderBlock", "TransformerEncoder",
@@ -493,7 +494,7 @@ def noam_lr(step: int, num_hiddens: int, warmup: int = 4000, factor: float = 1.0
     return factor * num_hiddens ** -0.5 * min(step ** -0.5, step * warmup ** -1.5)
 
 
-class NoamAdam(torch.optim.Adam):
+class NoamAdam(ScheduledStep, torch.optim.Adam):
     """Adam (beta2 = 0.98, eps = 1e-9, as in the paper) whose learning rate follows :func:`noam_lr`.
 
     Each ``step()`` first sets the learning rate for the step about to be
@@ -516,13 +517,6 @@ class NoamAdam(torch.optim.Adam):
         if self.warmup is None:
             return self.param_groups[0]["lr"]
         return noam_lr(self.steps_taken + 1, self.num_hiddens, self.warmup, self.factor)
-
-    def step(self, closure=None):
-        lr = self.current_lr()
-        for g in self.param_groups:
-            g["lr"] = lr
-        self.steps_taken += 1
-        return super().step(closure)
 
 
 # ----------------------------------------------------------------------------- torch's layers
