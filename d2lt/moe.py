@@ -82,6 +82,12 @@ def load_balancing_loss(router_probs, expert_index) -> torch.Tensor:
     if bool(((expert_index < 0) | (expert_index >= E)).any()):
         raise ValueError(f"expert_index must hold experts in [0, {E}), got values in "
                          f"[{int(expert_index.min())}, {int(expert_index.max())}]")
+    return _balance(router_probs, expert_index)
+
+
+def _balance(router_probs, expert_index):
+    """:func:`load_balancing_loss` on inputs already checked."""
+    N, E = router_probs.shape
     f = torch.bincount(expert_index, minlength=E).to(router_probs.dtype) / N
     return E * (f * router_probs.mean(0)).sum()
 
@@ -93,7 +99,11 @@ def switch_dispatch(router_probs, capacity_: int) -> tuple:
     that arrives (in row order) when its expert already holds ``capacity_`` tokens.
     """
     _check_probs(router_probs)
-    capacity_ = check.integer(capacity_, "capacity", 0)
+    return _dispatch(router_probs, check.integer(capacity_, "capacity", 0))
+
+
+def _dispatch(router_probs, capacity_):
+    """:func:`switch_dispatch` on inputs already checked."""
     gate, expert = router_probs.max(-1)
     onehot = F.one_hot(expert, router_probs.shape[1])                # (N, E)
     rank = (onehot.cumsum(0) * onehot).sum(-1) - 1                   # place in its expert's queue
@@ -144,14 +154,14 @@ class SwitchMLP(nn.Module):
         h = x.reshape(-1, self.n_embd)                                   # (N, C)
         probs = self.router(h).float().softmax(-1)                       # (N, E), float32 as in Switch
         cap = capacity(h.shape[0], self.num_experts, self.capacity_factor)
-        expert, gate, keep = switch_dispatch(probs, cap)
+        expert, gate, keep = _dispatch(_check_probs(probs), cap)        # probs checked once
         out = torch.zeros_like(h)
         for e, mlp in enumerate(self.experts):
             sel = torch.nonzero((expert == e) & keep).squeeze(1)
             if sel.numel():
                 y = gate[sel, None].to(h.dtype) * mlp(h[sel])
                 out = out.index_add(0, sel, y.to(out.dtype))
-        self.aux_loss = load_balancing_loss(probs, expert)
+        self.aux_loss = _balance(probs, expert)
         self.counts = torch.bincount(expert.detach(), minlength=self.num_experts)
         self.dropped = int((~keep).sum())
         return out.reshape(x.shape)

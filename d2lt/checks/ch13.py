@@ -4,8 +4,6 @@ Every check builds its own test material, computes the right answer with its
 own code (or measures it on a model) and compares; a failure says what is
 wrong without printing the answer.
 """
-import math
-
 import torch
 
 from . import expect, not_none, passed
@@ -16,10 +14,6 @@ from ..vit import ViT
 
 def _shape(x):
     return tuple(x.shape) if torch.is_tensor(x) else type(x).__name__
-
-
-def _is_number(x):
-    return isinstance(x, (int, float)) and not isinstance(x, bool)
 
 
 # ------------------------------------------------------------------ task 1: who is above the line
