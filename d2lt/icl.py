@@ -27,6 +27,7 @@ chains; :class:`TaskBatches` feeds either to :func:`d2lt.train.fit`, and
 """
 from __future__ import annotations
 
+import copy
 import time
 
 import torch
@@ -264,11 +265,11 @@ def accuracy_vs_shots(learner, shots, n: int = 512, seed: int = 0, num_inputs: i
                                            num_outputs, query)
         right = 0
         for i in range(0, n, batch_size):
-            got = learner(prompts[i:i + batch_size])
-            if not torch.is_tensor(got) or got.shape != answers[i:i + batch_size].shape:
+            got, want = learner(prompts[i:i + batch_size]), answers[i:i + batch_size]
+            if not torch.is_tensor(got) or got.shape != want.shape:
                 raise ValueError(f"the learner must return a tensor of shape "
-                                 f"{tuple(answers[i:i + batch_size].shape)}, got {check.describe(got)}")
-            right += int((got.cpu().long() == answers[i:i + batch_size]).sum())
+                                 f"{tuple(want.shape)}, got {check.describe(got)}")
+            right += int((got.cpu().long() == want).sum())
         out[k] = right / n
     return out
 
@@ -292,8 +293,6 @@ def finetune_cost(model, k: int, target=None, *, generator, num_inputs: int = 8,
         target = check.probability(target, "target", what="None or an accuracy in [0, 1]")
     lr = check.number(lr, "lr", 0, strict=True)
     max_steps = check.integer(max_steps, "max_steps", 1)
-    import copy
-
     g = _generator(generator)
     K, M = _sizes(num_inputs, num_outputs)
     f = sample_mappings(1, g, K, M)
@@ -302,25 +301,29 @@ def finetune_cost(model, k: int, target=None, *, generator, num_inputs: int = 8,
     every = torch.arange(K)
     queries = (every + STOI[INPUTS[0]])[:, None]                       # (K, 1)
     truth = f[0] + STOI[OUTPUTS[0]]                                    # (K,)
+
+    def accuracy(answers):
+        return float((answers == truth).float().mean())
+
     t0 = time.perf_counter()
     icl = next_token(model, torch.cat([examples.expand(K, -1), queries], 1))
-    icl_seconds = time.perf_counter() - t0
-    icl_accuracy = float((icl == truth).float().mean())
+    icl_seconds = time.perf_counter() - t0  # the forward pass alone
+    icl_accuracy = accuracy(icl)
     target = icl_accuracy if target is None else target
-    tuned = copy.deepcopy(model).train()
+    tuned = copy.deepcopy(model).train()  # next_token puts it back in training mode
     opt = torch.optim.Adam(tuned.parameters(), lr=lr)
-    x_train = (xs[0] + STOI[INPUTS[0]])[:, None]                      # (k, 1): 0-shot prompts
-    y_train = (f[0, xs[0]] + STOI[OUTPUTS[0]])[:, None]                # (k, 1)
+    dev = next(tuned.parameters()).device
+    x_train = (xs[0] + STOI[INPUTS[0]])[:, None].to(dev)               # (k, 1): 0-shot prompts
+    y_train = (f[0, xs[0]] + STOI[OUTPUTS[0]])[:, None].to(dev)        # (k, 1)
     steps, t0 = 0, time.perf_counter()
-    acc = float((next_token(tuned, queries) == truth).float().mean())
+    acc = accuracy(next_token(tuned, queries))
     while acc < target and steps < max_steps:
-        tuned.train()
         loss = tuned(x_train, y_train)[1]
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
         steps += 1
-        acc = float((next_token(tuned, queries) == truth).float().mean())
+        acc = accuracy(next_token(tuned, queries))
     return {"steps": steps, "seconds": time.perf_counter() - t0, "accuracy": acc,
             "reached": acc >= target, "target": target, "icl_accuracy": icl_accuracy,
             "icl_seconds": icl_seconds, "examples": k}
@@ -328,17 +331,22 @@ def finetune_cost(model, k: int, target=None, *, generator, num_inputs: int = 8,
 
 # --------------------------------------------------------------------------- chains of operations
 
-def _apply(a, op, b):
-    return {"+": (a + b) % 10, "-": (a - b) % 10, "*": (a * b) % 10}[op]
+_APPLY = {"+": lambda a, b: (a + b) % 10, "-": lambda a, b: (a - b) % 10,
+          "*": lambda a, b: (a * b) % 10}
+
+
+def _check_ops(ops):
+    check.string(ops, "ops", nonempty=True)
+    if any(o not in OPS for o in ops) or len(set(ops)) != len(ops):
+        raise ValueError(f"ops must be distinct characters of {OPS!r}, got {ops!r}")
+    return ops
 
 
 def sample_chains(n: int, steps: int, generator, ops: str = OPS) -> list:
     """``n`` problems of ``steps`` operations, as texts such as ``3+4*2-7=`` (digits and ``ops``)."""
     n = check.integer(n, "n", 1)
     steps = check.integer(steps, "steps", 1)
-    check.string(ops, "ops", nonempty=True)
-    if any(o not in OPS for o in ops) or len(set(ops)) != len(ops):
-        raise ValueError(f"ops must be distinct characters of {OPS!r}, got {ops!r}")
+    _check_ops(ops)
     g = _generator(generator)
     digits = torch.randint(0, 10, (n, steps + 1), generator=g).tolist()
     which = torch.randint(0, len(ops), (n, steps), generator=g).tolist()
@@ -357,43 +365,48 @@ def _parse(problem: str):
     return int(body[0]), list(body[1::2]), [int(c) for c in body[2::2]]
 
 
-def chain_values(problem: str) -> list:
-    """The running values of a problem, left to right modulo 10: ``'3+4*2='`` -> ``[7, 4]``."""
+def _steps(problem: str) -> list:
+    """``(a, op, b, c)`` for each operation of a problem, left to right: ``c = a op b`` mod 10."""
     a, ops, bs = _parse(problem)
     out = []
     for op, b in zip(ops, bs):
-        a = _apply(a, op, b)
-        out.append(a)
+        c = _APPLY[op](a, b)
+        out.append((a, op, b, c))
+        a = c
     return out
+
+
+def chain_values(problem: str) -> list:
+    """The running values of a problem, left to right modulo 10: ``'3+4*2='`` -> ``[7, 4]``."""
+    return [c for *_, c in _steps(problem)]
 
 
 def scratchpad(problem: str) -> str:
     """The intermediate steps then the answer: ``'3+4*2='`` -> ``'3+4=7;7*2=4;>4'``."""
-    a, ops, bs = _parse(problem)
-    parts = []
-    for op, b in zip(ops, bs):
-        c = _apply(a, op, b)
-        parts.append(f"{a}{op}{b}={c};")
-        a = c
-    return "".join(parts) + f">{a}"
+    steps = _steps(problem)
+    return "".join(f"{a}{op}{b}={c};" for a, op, b, c in steps) + f">{steps[-1][3]}"
 
 
 def chain_texts(problem: str, use_scratchpad: bool) -> tuple:
     """``(prompt, answer)`` texts; the answer ends with :data:`EOS` (direct: ``'4$'``)."""
     check.boolean(use_scratchpad, "use_scratchpad")
-    values = chain_values(problem)
-    return problem, (scratchpad(problem) if use_scratchpad else str(values[-1])) + EOS
+    return problem, (scratchpad(problem) if use_scratchpad else str(chain_values(problem)[-1])) + EOS
+
+
+def _same_length(problems):
+    """``problems`` as a non-empty list of texts of one length (the same number of steps)."""
+    problems = check.sequence(problems, "problems", "a list of problem texts", nonempty=True)
+    lengths = {len(check.string(p, f"problems[{i}]")) for i, p in enumerate(problems)}
+    if len(lengths) != 1:
+        raise ValueError(f"problems must all have the same number of steps, got prompt lengths "
+                         f"{sorted(lengths)}")
+    return problems
 
 
 def chain_batch(problems, use_scratchpad: bool):
     """``(idx, targets)`` ``(n, L)`` for problems of one length: ``prompt + answer`` shifted by one,
     targets ``IGNORE_INDEX`` on the prompt (the loss is on the answer and its end only)."""
-    problems = check.sequence(problems, "problems", "a list of problem texts", nonempty=True)
-    pairs = [chain_texts(p, use_scratchpad) for p in problems]
-    lengths = {len(p) for p, _ in pairs}
-    if len(lengths) != 1:
-        raise ValueError(f"problems must all have the same number of steps, got prompt lengths "
-                         f"{sorted(lengths)}")
+    pairs = [chain_texts(p, use_scratchpad) for p in _same_length(problems)]
     seqs = [encode(p + a) for p, a in pairs]
     ids = torch.tensor(seqs, dtype=torch.long)  # (n, L): the same steps, the same length
     idx, targets = ids[:, :-1], ids[:, 1:].clone()
@@ -427,13 +440,9 @@ def solve_chains(model, problems, use_scratchpad: bool, batch_size: int = 256) -
     """Greedy continuations (texts, up to and without :data:`EOS`) of ``model`` for the problems."""
     if not isinstance(model, GPT):
         raise TypeError(f"model must be a d2lt.gpt.GPT, got {check.describe(model)}")
-    problems = check.sequence(problems, "problems", "a list of problem texts", nonempty=True)
+    problems = _same_length(problems)
     check.boolean(use_scratchpad, "use_scratchpad")
     batch_size = check.integer(batch_size, "batch_size", 1)
-    lengths = {len(p) for p in problems}
-    if len(lengths) != 1:
-        raise ValueError(f"problems must all have the same number of steps, got lengths {sorted(lengths)}")
-    _parse(problems[0])
     longest = len(chain_texts(problems[0], use_scratchpad)[1])  # every answer has this length
     dev = next(model.parameters()).device
     out = []
@@ -471,7 +480,7 @@ def chain_batches(batch_size: int, steps: int, use_scratchpad: bool, seed: int =
     """Batches of :func:`chain_batch` over fresh problems of ``num_steps`` operations."""
     check.boolean(use_scratchpad, "use_scratchpad")
     num_steps = check.integer(num_steps, "num_steps", 1)
-    sample_chains(1, num_steps, torch.Generator(), ops)  # checks ops
+    _check_ops(ops)
     return TaskBatches(lambda b, g: chain_batch(sample_chains(b, num_steps, g, ops), use_scratchpad),
                        batch_size, steps, seed)
 
@@ -484,11 +493,9 @@ def icl_gpt_config(size: str = "small", block_size: int = 48) -> GPTConfig:
     """
     check.string(size, "size", choices=("tiny", "small"))
     block_size = check.integer(block_size, "block_size", 8, 1024)
-    if size == "tiny":
-        return GPTConfig(vocab_size=len(VOCAB), block_size=block_size, n_layer=2, n_head=2, n_embd=64,
-                         dropout=0.0)
-    return GPTConfig(vocab_size=len(VOCAB), block_size=block_size, n_layer=3, n_head=4, n_embd=128,
-                     dropout=0.0)
+    n_layer, n_head, n_embd = {"tiny": (2, 2, 64), "small": (3, 4, 128)}[size]
+    return GPTConfig(vocab_size=len(VOCAB), block_size=block_size, n_layer=n_layer, n_head=n_head,
+                     n_embd=n_embd, dropout=0.0)
 
 
 def icl_gpt(kind: str):
