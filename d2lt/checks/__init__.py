@@ -6,6 +6,11 @@ stub), and returns ``True`` after printing a short confirmation when it is right
 """
 
 
+def is_int(x) -> bool:
+    """A plain Python int (a bool is not an answer that counts)."""
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
 def passed(task: str) -> bool:
     print(f"\u2713 {task}: correct")
     return True

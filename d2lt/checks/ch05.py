@@ -12,15 +12,11 @@ import random
 import torch
 from torch import nn
 
-from . import expect, not_none, passed
+from . import expect, is_int, not_none, passed
 from .. import complexity
 from ..attention import MultiHeadAttention
 
 _HEADS = 4
-
-
-def _is_int(x):
-    return isinstance(x, int) and not isinstance(x, bool)
 
 
 def _call(fn, name, *args):
@@ -34,7 +30,7 @@ def _call(fn, name, *args):
 
 
 def _expect_int(got, call, allow_none=False):
-    ok = _is_int(got) or (allow_none and got is None)
+    ok = is_int(got) or (allow_none and got is None)
     expect(ok, f"{call} should return an int{' or None' if allow_none else ''}, "
                f"got {type(got).__name__} {got!r}")
 

@@ -9,16 +9,12 @@ import math
 import torch
 from torch.nn import functional as F
 
-from . import expect, not_none, passed
+from . import expect, is_int, not_none, passed
 from ..gpt import GPT, IGNORE_INDEX, GPTConfig
 
 
 def _shape(x):
     return tuple(x.shape) if torch.is_tensor(x) else type(x).__name__
-
-
-def _is_int(x):
-    return isinstance(x, int) and not isinstance(x, bool)
 
 
 # ------------------------------------------------------------------ task 1: parameters of a GPT
@@ -46,7 +42,7 @@ def task1(gpt_params):
         with torch.device("meta"):  # shapes only: no memory, no time
             want = GPT(cfg).num_parameters(non_embedding=False)
         got = gpt_params(V, T, L, d, bias, tie, inner)
-        expect(_is_int(got), f"expected an int, got {type(got).__name__}")
+        expect(is_int(got), f"expected an int, got {type(got).__name__}")
         expect(got == want, f"config (vocab {V}, context {T}, {L} blocks, width {d}, bias={bias}, "
                             f"tied={tie}, n_inner={inner}): the count is off by {abs(got - want):,} "
                             "parameters")
@@ -95,7 +91,7 @@ def task2(repetition_penalty):
 
 def scoring_gpt(seed: int = 0, block_size: int = 16) -> GPT:
     """A small random GPT (vocabulary 50) whose predictions depend strongly on the context, in eval mode."""
-    if not _is_int(seed) or not _is_int(block_size):
+    if not is_int(seed) or not is_int(block_size):
         raise TypeError(f"seed and block_size must be ints, got {seed!r} and {block_size!r}")
     torch.manual_seed(seed)
     m = GPT(GPTConfig(vocab_size=50, block_size=block_size, n_layer=2, n_head=2, n_embd=32)).eval()

@@ -9,14 +9,10 @@ from fractions import Fraction
 
 import torch
 
-from . import expect, not_none, passed
+from . import expect, is_int, not_none, passed
 from .. import icl
 from ..bench import gpt_flops_per_token
 from ..gpt import GPTConfig
-
-
-def _is_int(x):
-    return isinstance(x, int) and not isinstance(x, bool)
 
 
 # ------------------------------------------------------------------ task 1: the best accuracy on permutations
@@ -54,7 +50,7 @@ def task1(best_accuracy_permutation):
         got = best_accuracy_permutation(k, K)
         if torch.is_tensor(got) and got.numel() == 1:
             got = got.item()
-        expect(isinstance(got, float) or _is_int(got), f"expected a float, got {type(got).__name__}")
+        expect(isinstance(got, float) or is_int(got), f"expected a float, got {type(got).__name__}")
         expect(math.isfinite(got) and abs(got - want) <= 1e-9,
                f"k={k}, K={K}: the accuracy is off by {abs(got - want):.2e} (an exact value is expected, not "
                "an estimate; a query not shown can only have an output no shown input uses, and once all "
@@ -128,7 +124,7 @@ def task3(break_even_calls):
     for cfg, k, steps, tpe in cases:
         want = _break_even(cfg, k, steps, tpe)
         got = break_even_calls(cfg, k, steps, tpe)
-        expect(_is_int(got), f"expected an int (a number of calls), got {type(got).__name__}")
+        expect(is_int(got), f"expected an int (a number of calls), got {type(got).__name__}")
         expect(got == want, f"config ({cfg.n_layer} blocks, width {cfg.n_embd}), k={k}, steps={steps}, "
                             f"{tpe} tokens per example: the number of calls is off by {abs(got - want)}; "
                             "count forward FLOPs as a third of bench.gpt_flops_per_token, the attention "
