@@ -24,6 +24,7 @@ order data flows:
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
@@ -182,20 +183,16 @@ def train_rung(model, train_ids, valid_blocks, *, steps: int, batch_size: int = 
     cpu0 = budget.cpu_seconds() if budget is not None else None
     t0 = time.process_time()
     for at in log_steps(steps, evals):
-        n = at - opt.steps_taken
-        if n <= 0:
-            continue
+        n = at - opt.steps_taken  # > 0: the steps are distinct and every stretch ran in full
         if budget is not None and budget.seconds_left() <= 0:
             break
         left = None if budget is None else max(1e-3, budget.seconds_left())
+        # fit's default log_every keeps its list of per-step loss tensors short (one as long
+        # as a thousand-step stretch made the resident memory grow by megabytes a step)
         h = train.fit(model, blocks.batches(batch_size, n, seed=seed + opt.steps_taken), lm.lm_step,
-                      optimizer=opt, progress=progress, plot=False, log_every=max(1, n),
-                      max_seconds=left, device=device)
+                      optimizer=opt, progress=progress, plot=False, max_seconds=left, device=device)
         done = opt.steps_taken
-        if budget is not None:
-            with budget.excluded():
-                loss = lm.evaluate_loss(model, valid_blocks, device=device)
-        else:
+        with budget.excluded() if budget is not None else contextlib.nullcontext():
             loss = lm.evaluate_loss(model, valid_blocks, device=device)
         curve_t.append(done * batch_size * T)
         curve_l.append(loss)
@@ -357,7 +354,11 @@ def loss_at_tokens(tokens, loss, at) -> float:
     """The loss of a curve ``(tokens, loss)`` after ``at`` tokens, interpolated linearly in
     ``(log tokens, log loss)``; NaN outside the measured range (no extrapolation)."""
     t, l_ = _curve(tokens, loss)
-    at = check.number(at, "at", 0, strict=True)
+    return _interp_log(t, l_, check.number(at, "at", 0, strict=True))
+
+
+def _interp_log(t, l_, at: float) -> float:
+    """:func:`loss_at_tokens` on a curve already checked by :func:`_curve`."""
     if at < t[0] * (1 - 1e-12) or at > t[-1] * (1 + 1e-12):
         return math.nan
     return float(np.exp(np.interp(math.log(at), np.log(t), np.log(l_))))
@@ -384,8 +385,8 @@ def isoflop_profiles(curves: dict, budgets, n_key: str = "N") -> dict:
     out = {}
     for C in budgets:
         pts = []
-        for n, t, l_ in sorted(rows):
-            v = loss_at_tokens(t, l_, C / (6 * n))
+        for n, t, l_ in sorted(rows, key=lambda r: r[0]):
+            v = _interp_log(t, l_, C / (6 * n))
             if not math.isnan(v):
                 pts.append((n, v))
         out[C] = pts

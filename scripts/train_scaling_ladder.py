@@ -57,6 +57,9 @@ for name, cfg in configs.items():
     t0 = time.time()
     rec = scaling.train_rung(model, train_ids, valid, steps=args.steps, batch_size=args.batch_size,
                              lr=args.lr, evals=args.evals, budget=budget, device="cpu")
+    if not rec["tokens"]:
+        print(f"{name}: the budget ran out before this rung began; the ladder stops here", flush=True)
+        break
     rec.update(config=cfg.to_dict(), N=scaling.non_embedding_params(model),
                params=model.num_parameters(non_embedding=False))
     body["rungs"][name] = rec
