@@ -241,7 +241,11 @@ def fit(model, loader, step_fn, *, num_epochs: int | None = None, max_steps: int
     caps = [n for n in (max_steps, epoch_steps) if n is not None]
     total = min(caps) if caps else None  # for the progress bar only
     curve = LiveCurve(title=desc, enabled=plot)
-    hist, step, t0, running = History(), 0, time.perf_counter(), []
+    hist, step, t0 = History(), 0, time.perf_counter()
+    # The losses since the last log, summed in one tensor on the loss's device: one device
+    # sync per log, and no per-step tensors kept alive (on the CPU a long list of them
+    # pinned freed activation memory and the process grew by megabytes a step).
+    running, n_running = None, 0
     bar = None
     if progress:
         from tqdm.std import tqdm  # a text bar: widget bars need ipywidgets and a CDN to render
@@ -267,10 +271,14 @@ def fit(model, loader, step_fn, *, num_epochs: int | None = None, max_steps: int
                     torch.nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
                 opt.step()
                 step += 1
-                running.append(loss.detach().reshape(()))
+                if running is None:
+                    running = torch.zeros((), dtype=torch.float32, device=loss.device)
+                running.add_(loss.detach().reshape(()).float())
+                n_running += 1
                 if step % log_every == 0:
-                    value = torch.stack(running).mean().item()  # one device sync per log
-                    running = []
+                    value = running.item() / n_running  # one device sync per log
+                    running.zero_()
+                    n_running = 0
                     hist.steps.append(step)
                     hist.losses.append(value)
                     if bar is not None:
@@ -295,9 +303,9 @@ def fit(model, loader, step_fn, *, num_epochs: int | None = None, max_steps: int
         warnings.warn(f"fit stopped after num_epochs={num_epochs} epochs ({step} steps), before "
                       f"max_steps={max_steps}; leave num_epochs=None to train exactly max_steps steps",
                       stacklevel=2)
-    if running:
+    if n_running:
         hist.steps.append(step)
-        hist.losses.append(torch.stack(running).mean().item())
+        hist.losses.append(running.item() / n_running)
     curve.update(hist.steps, hist.losses, final=True)
     hist.seconds = time.perf_counter() - t0
     hist.plot_seconds, hist.plot_draws = curve.spent, curve.draws
