@@ -180,9 +180,7 @@ def response_mask(n_prompt, lengths, width: int | None = None) -> torch.Tensor:
     """
     n_prompt = check.sequence(n_prompt, "n_prompt", "a list of ints", nonempty=True)
     lengths = check.sequence(lengths, "lengths", "a list of ints", nonempty=True)
-    if len(n_prompt) != len(lengths):
-        raise ValueError(f"n_prompt and lengths must have the same length, got {len(n_prompt)} and "
-                         f"{len(lengths)}")
+    check.same_length(n_prompt, lengths, "n_prompt", "lengths")
     for i, (p, n) in enumerate(zip(n_prompt, lengths)):
         check.integer(p, f"n_prompt[{i}]", 1)
         check.integer(n, f"lengths[{i}]", p + 1, what=f"an int > n_prompt[{i}] = {p}")

@@ -589,8 +589,7 @@ def local_slopes(xs, ys):
             raise ValueError(f"{name} must be positive and finite, got {a.tolist()}")
         arrays.append(a)
     x, y = arrays
-    if x.shape != y.shape:
-        raise ValueError(f"xs and ys must have the same length, got {len(x)} and {len(y)}")
+    check.same_length(x, y, "xs", "ys")
     if (np.diff(x) <= 0).any():
         raise ValueError(f"xs must be strictly increasing, got {x.tolist()}")
     return (np.diff(np.log(y)) / np.diff(np.log(x))).tolist()

@@ -426,9 +426,7 @@ def exact_match(predictions, answers) -> float:
     """The share of ``predictions`` equal to ``answers`` (two lists of str of the same length)."""
     predictions = check.sequence(predictions, "predictions", "a list of str", nonempty=True)
     answers = check.sequence(answers, "answers", "a list of str", nonempty=True)
-    if len(predictions) != len(answers):
-        raise ValueError(f"predictions and answers must have the same length, got {len(predictions)} "
-                         f"and {len(answers)}")
+    check.same_length(predictions, answers, "predictions", "answers")
     for i, (p, a) in enumerate(zip(predictions, answers)):
         check.string(p, f"predictions[{i}]")
         check.string(a, f"answers[{i}]")

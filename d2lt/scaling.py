@@ -264,8 +264,7 @@ def _points(x, y, name_x="x", name_y="y"):
         for i, e in enumerate(v):
             out.append(check.number(e, f"{name}[{i}]", 0, strict=True,
                                     what="a finite number > 0 (a power law is fitted in log space)"))
-    if len(xs) != len(ys):
-        raise ValueError(f"{name_x} and {name_y} must have the same length, got {len(xs)} and {len(ys)}")
+    check.same_length(xs, ys, name_x, name_y)
     if len(set(xs)) < 2:
         raise ValueError(f"a power-law fit needs at least two different {name_x} values, got {sorted(set(xs))}")
     return np.asarray(xs, dtype=float), np.asarray(ys, dtype=float)

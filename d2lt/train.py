@@ -116,8 +116,7 @@ class LiveCurve:
     def update(self, steps, losses, final=False):
         if not self.enabled or not losses:
             return
-        if len(steps) != len(losses):
-            raise ValueError(f"steps and losses must have the same length, got {len(steps)} and {len(losses)}")
+        check.same_length(steps, losses, "steps", "losses")
         elapsed = time.perf_counter() - self.start
         if elapsed < self.warmup:
             return

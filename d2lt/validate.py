@@ -196,6 +196,12 @@ def sequence(value, name: str, what: str = "a list", *, nonempty: bool = False, 
     return out
 
 
+def same_length(a, b, name_a: str, name_b: str) -> None:
+    """Raise ``ValueError`` unless the sized ``a`` and ``b`` have the same length."""
+    if len(a) != len(b):
+        raise ValueError(f"{name_a} and {name_b} must have the same length, got {len(a)} and {len(b)}")
+
+
 _KINDS = {"float": "a floating-point", "int": "an integer", "bool": "a bool"}
 
 

@@ -388,3 +388,10 @@ def test_dropout_accepts_exactly_zero_to_below_one(value):
     else:
         with pytest.raises(ValueError, match=r"^dropout must be a probability in \[0, 1\)"):
             check.dropout(value)
+
+
+def test_same_length_names_both_and_their_lengths():
+    check.same_length([1, 2], (3, 4), "xs", "ys")
+    check.same_length(np.zeros(3), torch.zeros(3), "a", "b")
+    with pytest.raises(ValueError, match=r"^xs and ys must have the same length, got 2 and 3$"):
+        check.same_length([1, 2], [1, 2, 3], "xs", "ys")
