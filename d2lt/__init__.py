@@ -7,4 +7,4 @@ Start every notebook with ``S = d2lt.setup()``; then import what a chapter needs
 """
 __version__ = "0.1.0"
 
-from .core import Profile, Setup, device, profile, seed_everything, setup  # noqa: E402,F401
+from .core import Profile, Setup, device, profile, seed_everything, seeded, setup  # noqa: E402,F401

@@ -13,6 +13,7 @@ Notebooks never hard-code a size: they ask the profile, e.g.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import random
@@ -140,6 +141,16 @@ def seed_everything(seed: int = 0) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
+
+
+@contextlib.contextmanager
+def seeded(seed: int = 0):
+    """Run the block with torch's CPU generator seeded with ``seed``, then restore the caller's
+    generator state: the same draws inside every time, the caller's stream untouched."""
+    seed = check_seed(seed)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
 
 
 @dataclass(frozen=True)

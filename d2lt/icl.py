@@ -34,6 +34,7 @@ import torch
 
 from . import lm
 from . import validate as check
+from .core import seeded
 from .gpt import GPT, IGNORE_INDEX, GPTConfig
 
 __all__ = ["VOCAB", "PAD", "EOS", "INPUTS", "OUTPUTS", "OPS", "encode", "decode",
@@ -504,8 +505,7 @@ def icl_gpt(kind: str):
 
     check.string(kind, "kind", choices=("icl", "direct", "scratchpad"))
     config = icl_gpt_config("small" if kind == "icl" else "tiny")
-    with torch.random.fork_rng(devices=[]):  # the same initial weights, the caller's generator untouched
-        torch.manual_seed(0)
+    with seeded(0):  # the same initial weights, the caller's generator untouched
         model = GPT(config)
     name = {"icl": CHECKPOINT_ICL, "direct": CHECKPOINT_COT_DIRECT, "scratchpad": CHECKPOINT_COT}[kind]
     cfg = {**config.to_dict(), "task": kind, "vocab": VOCAB, "layout": LAYOUT}

@@ -37,6 +37,7 @@ import torch
 from torch.nn import functional as F
 
 from . import validate as check
+from .core import seeded
 from .train import ScheduledStep
 
 __all__ = ["EOT", "EOT_ID", "train_bpe", "bpe_from_json", "tokenizer_fingerprint", "wiki_bpe",
@@ -512,8 +513,7 @@ def wiki_gpt(tokenizer, size: str = "small"):
     from .train import course_checkpoint
 
     config = wiki_gpt_config(tokenizer, size)
-    with torch.random.fork_rng(devices=[]):  # the same initial weights, the caller's generator untouched
-        torch.manual_seed(0)
+    with seeded(0):  # the same initial weights, the caller's generator untouched
         model = GPT(config)
     cfg = {**config.to_dict(), "tokenizer": tokenizer_fingerprint(tokenizer), "data": TOKENS_LAYOUT}
     return model, cfg, course_checkpoint(CHECKPOINT)

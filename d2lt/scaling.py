@@ -35,6 +35,7 @@ import numpy as np
 import torch
 
 from . import validate as check
+from .core import seeded
 
 __all__ = ["LADDER", "MINI_LADDERS", "ladder_configs", "non_embedding_params", "training_flops", "counted_training_flops",
            "log_steps", "train_rung", "Ladder", "PowerLawFit", "power_law_fit", "loss_at_tokens",
@@ -123,8 +124,7 @@ def counted_training_flops(config, batch_size: int = 2, seq_len: int | None = No
         raise TypeError(f"config must be a d2lt.gpt.GPTConfig, got {check.describe(config)}")
     batch_size = check.integer(batch_size, "batch_size", 1)
     T = config.block_size if seq_len is None else check.integer(seq_len, "seq_len", 1, config.block_size)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(0)
+    with seeded(0):
         model = GPT(config)
         x = torch.randint(0, config.vocab_size, (batch_size, T))
 

@@ -28,6 +28,7 @@ import torch
 from torch.nn import functional as F
 
 from . import validate as check
+from .core import check_seed, seeded
 
 __all__ = ["cooccurrence", "ppmi", "ppmi_vectors", "neighbours"]
 
@@ -105,13 +106,12 @@ def ppmi_vectors(sentences, vocab_size: int, dim: int, window: int = 2, reserved
     """
     V = check.integer(vocab_size, "vocab_size", low=1)
     dim = check.integer(dim, "dim", low=1)
-    check.integer(seed, "seed", low=0)
+    check_seed(seed)
     check.integer(niter, "niter", low=0)
     if dim > V - reserved:
         raise ValueError(f"dim must be at most vocab_size - reserved = {V - reserved}, got {dim}")
     M = ppmi(cooccurrence(sentences, V, window, reserved))
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
+    with seeded(seed):
         U, s, _ = torch.svd_lowrank(M, q=dim, niter=niter)
     E = F.normalize(U * s.sqrt(), dim=1)  # (V, dim)
     E[:reserved] = 0  # no contexts, hence no direction

@@ -187,3 +187,18 @@ def test_profile_pick_needs_ci_and_cpu():
     assert p.pick(ci=None, cpu=2) is None  # None is a value a notebook may choose
     with pytest.raises(TypeError, match="profile must be a str"):
         d2lt.Profile(3)
+
+
+def test_seeded_repeats_its_draws_and_leaves_the_callers_stream():
+    torch.manual_seed(123)
+    expected_next = torch.rand(3)
+    torch.manual_seed(123)
+    with d2lt.seeded(7):
+        a = torch.rand(4)
+    with d2lt.seeded(7):
+        b = torch.rand(4)
+    assert torch.equal(a, b)
+    assert torch.equal(torch.rand(3), expected_next)   # the caller's generator is untouched
+    with pytest.raises(ValueError):
+        with d2lt.seeded(-1):
+            pass
